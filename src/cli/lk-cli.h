@@ -1,0 +1,19 @@
+/* lk-cli.h: the likeness-cli subcommands
+ *
+ * Copyright 2026 The Likeness authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Each subcommand gets argv with its own name first and returns the exit status. */
+int lk_cli_info  (int argc, char **argv);
+int lk_cli_bench (int argc, char **argv);
+
+/* Prints "likeness-cli: MESSAGE" to stderr and returns 1. */
+int lk_cli_fail  (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+G_END_DECLS
