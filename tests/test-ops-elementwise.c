@@ -228,6 +228,49 @@ test_timestep_embedding (void)
       }
 }
 
+/* GELU, SiLU and GEGLU against torch on the same inputs. */
+static void
+test_oracle (void)
+{
+  LkStream *stream = lk_test_stream ();
+  const char *ops[] = { "gelu", "silu", "geglu" };
+  const gint64 rows = 77, h = 640, n = rows * 2 * h;
+
+  if (stream == NULL)
+    return;
+  for (guint o = 0; o < G_N_ELEMENTS (ops); o++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(LkOracle) oracle = lk_oracle_new ("oracle_elementwise.py");
+      g_autofree float *x = lk_test_random (n, -8, 8, 600 + o);
+      g_autofree float *ref = NULL;
+      g_autofree float *out = NULL;
+      g_autoptr(LkTensor) tx = NULL, ty = NULL;
+      gboolean geglu = o == 2;
+      const gint64 xs[] = { rows, 2 * h }, ys[] = { rows, geglu ? h : 2 * h };
+
+      if (oracle == NULL)
+        return;
+      lk_oracle_add_input (oracle, "x", x, n);
+      lk_oracle_set_param_string (oracle, "op", ops[o]);
+      lk_oracle_set_param_int (oracle, "n", n);
+      lk_oracle_set_param_int (oracle, "rows", rows);
+      lk_oracle_set_param_int (oracle, "h", h);
+      ref = lk_oracle_run (oracle, geglu ? n / 2 : n);
+
+      tx = lk_test_tensor_from (stream, LK_DTYPE_F32, 2, xs, x);
+      ty = lk_test_tensor_poisoned (stream, LK_DTYPE_F32, 2, ys);
+      if (geglu)
+        lk_op_geglu (stream, tx, ty, &error);
+      else
+        lk_op_unary (stream, o == 0 ? LK_UNARY_GELU : LK_UNARY_SILU, tx, 1, 0, ty, &error);
+      g_assert_no_error (error);
+      out = lk_test_download (stream, ty);
+      /* f32 on both sides; ours uses a 1.5e-7 erf approximation. */
+      lk_test_assert_close (ops[o], out, ref, geglu ? n / 2 : n, 2e-6, 2e-5);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -239,5 +282,6 @@ main (int   argc,
   g_test_add_func ("/ops/geglu", test_geglu);
   g_test_add_func ("/ops/concat-upsample", test_concat_upsample);
   g_test_add_func ("/ops/timestep-embedding", test_timestep_embedding);
+  g_test_add_func ("/ops/torch-oracle", test_oracle);
   return g_test_run ();
 }
