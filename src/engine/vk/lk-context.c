@@ -581,6 +581,8 @@ lk_context_finalize (GObject *object)
   if (self->instance != VK_NULL_HANDLE)
     vkDestroyInstance (self->instance, NULL);
 
+  g_clear_pointer (&self->pipelines, g_hash_table_unref);
+  g_clear_pointer (&self->shader_modules, g_hash_table_unref);
   g_clear_pointer (&self->info, lk_device_info_free);
   g_clear_pointer (&self->shaders, g_resource_unref);
   g_mutex_clear (&self->queue_lock);

@@ -61,6 +61,21 @@ struct _LkStream
   LkStreamStats  stats;
 };
 
+/* Epochs are unique across streams, so a buffer's record never matches a stream it was not
+ * touched by, even one allocated at a freed stream's address. */
+static guint64
+next_epoch (void)
+{
+  static guint64 epoch_counter;
+  static GMutex lock;
+  guint64 v;
+
+  g_mutex_lock (&lock);
+  v = ++epoch_counter;
+  g_mutex_unlock (&lock);
+  return v;
+}
+
 static void
 set_sticky_error (LkStream *self,
                   GError   *error)
@@ -82,7 +97,7 @@ lk_stream_new (LkContext  *context,
 
   self->context = g_object_ref (context);
   self->device = lk_context_get_device (context);
-  self->epoch = 1;
+  self->epoch = next_epoch ();
 
   if (!LK_VK_CHECK (vkCreateCommandPool (self->device,
                                          &(VkCommandPoolCreateInfo) {
@@ -234,7 +249,7 @@ barrier (LkStream *self,
                                            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
                         },
                         0, NULL, 0, NULL);
-  self->epoch++;
+  self->epoch = next_epoch ();
   self->stats.barriers++;
 }
 
