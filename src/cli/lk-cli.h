@@ -12,6 +12,14 @@ G_BEGIN_DECLS
 /* Each subcommand gets argv with its own name first and returns the exit status. */
 int lk_cli_info  (int argc, char **argv);
 int lk_cli_bench (int argc, char **argv);
+int lk_cli_person    (int argc, char **argv);
+int lk_cli_photos    (int argc, char **argv);
+int lk_cli_templates (int argc, char **argv);
+int lk_cli_catalog   (int argc, char **argv);
+
+/* Opens the catalog in data_dir (NULL: the default one), or says why not and returns NULL. */
+typedef struct _LkCatalog LkCatalog;
+LkCatalog *lk_cli_open_catalog (const char *data_dir);
 
 /* Prints "likeness-cli: MESSAGE" to stderr and returns 1. */
 int lk_cli_fail  (const char *format, ...) G_GNUC_PRINTF (1, 2);

@@ -21,6 +21,10 @@ static const struct
 } commands[] = {
   { "info", lk_cli_info, "List Vulkan devices, their features, and the one Likeness uses" },
   { "bench", lk_cli_bench, "Benchmark the engine (bench ops)" },
+  { "person", lk_cli_person, "Add, list, rename or remove people" },
+  { "photos", lk_cli_photos, "Add or list a person's photos" },
+  { "templates", lk_cli_templates, "Add or list template photos" },
+  { "catalog", lk_cli_catalog, "Check the catalog and repair what a crash left (catalog check)" },
 };
 
 int

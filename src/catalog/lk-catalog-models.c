@@ -1,0 +1,148 @@
+/* lk-catalog-models.c: trained LoRAs and the model files Likeness runs
+ *
+ * Copyright 2026 The Likeness authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "lk-catalog-private.h"
+#include "lk-catalog-files.h"
+#include "lk-catalog-image.h"
+
+gint64
+lk_catalog_add_lora (LkCatalog     *self,
+                     gint64         person_id,
+                     const char    *base_model_sha256,
+                     const char    *params_json,
+                     guint          steps,
+                     const char    *scores_json,
+                     const char    *lora_path,
+                     const char    *face_id_path,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  g_autoptr(LkPerson) person = NULL;
+  g_autoptr(GFile) lora_file = NULL;
+  g_autoptr(GFileInputStream) lora_in = NULL;
+  g_autoptr(GBytes) face_id = NULL;
+  g_autoptr(GInputStream) face_id_in = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *lora_sha256 = NULL;
+  g_autofree char *face_id_sha256 = NULL;
+  g_autofree char *lora_relative = NULL;
+  g_autofree char *face_id_relative = NULL;
+  LkCatalogImageInfo info;
+  gint64 lora_pending = 0, face_id_pending = 0, id = 0;
+  goffset size;
+
+  g_return_val_if_fail (LK_IS_CATALOG (self), 0);
+  g_return_val_if_fail (base_model_sha256 != NULL && lora_path != NULL, 0);
+
+  person = lk_catalog_get_person (self, person_id, error);
+  if (person == NULL ||
+      !lk_catalog_check_json (params_json, "training parameters", error) ||
+      !lk_catalog_check_json (scores_json, "validation scores", error))
+    return 0;
+
+  /* Hashed first so the file gets its final name; the copy is checked against that hash. */
+  lora_sha256 = lk_catalog_files_hash (lora_path, &size, cancellable, error);
+  if (lora_sha256 == NULL)
+    return 0;
+  if (face_id_path != NULL)
+    {
+      face_id = lk_catalog_image_read (face_id_path, self->max_file_size, error);
+      if (face_id == NULL ||
+          !lk_catalog_image_inspect (face_id, face_id_path, self->max_pixels, &info, error))
+        return 0;
+      face_id_sha256 = lk_catalog_files_hash_bytes (face_id);
+      face_id_in = g_memory_input_stream_new_from_bytes (face_id);
+      face_id_relative = lk_catalog_store_file (self, "loras", face_id_sha256, info.extension,
+                                                face_id_in, &face_id_pending, cancellable, error);
+      if (face_id_relative == NULL)
+        return 0;
+    }
+  lora_file = g_file_new_for_path (lora_path);
+  lora_in = g_file_read (lora_file, cancellable, error);
+  if (lora_in == NULL)
+    goto fail;
+  lora_relative = lk_catalog_store_file (self, "loras", lora_sha256, "safetensors",
+                                         G_INPUT_STREAM (lora_in), &lora_pending,
+                                         cancellable, error);
+  if (lora_relative == NULL)
+    goto fail;
+
+  if (!lk_catalog_begin (self, error) ||
+      !lk_catalog_place_file (self, lora_pending, lora_relative, error) ||
+      (face_id_relative != NULL &&
+       !lk_catalog_place_file (self, face_id_pending, face_id_relative, error)))
+    goto fail;
+  stmt = lk_catalog_prepare (self,
+                             "INSERT INTO loras (person_id, base_model_sha256, params, steps,"
+                             "  scores, file, sha256, size, face_id_file, face_id_sha256, status,"
+                             "  created_at)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'ready', ?11)",
+                             error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, person_id);
+  sqlite3_bind_text (stmt, 2, base_model_sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, params_json ? params_json : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 4, steps);
+  sqlite3_bind_text (stmt, 5, scores_json ? scores_json : "[]", -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 6, lora_relative, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 7, lora_sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 8, size);
+  sqlite3_bind_text (stmt, 9, face_id_relative, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 10, face_id_sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 11, lk_catalog_now ());
+  if (!lk_catalog_step_done (self, stmt, error))
+    goto fail;
+  id = sqlite3_last_insert_rowid (self->db);
+  if (!lk_catalog_commit (self, error))
+    goto fail;
+  lk_catalog_emit_changed (self);
+  return id;
+
+fail:
+  if (lora_relative != NULL)
+    lk_catalog_abandon_file (self, lora_pending, lora_relative);
+  if (face_id_relative != NULL)
+    lk_catalog_abandon_file (self, face_id_pending, face_id_relative);
+  return 0;
+}
+
+gboolean
+lk_catalog_set_model (LkCatalog   *self,
+                      const char  *role,
+                      const char  *name,
+                      const char  *path,
+                      gint64       size,
+                      const char  *sha256,
+                      const char  *source_url,
+                      const char  *state,
+                      GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  g_return_val_if_fail (LK_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (role != NULL && name != NULL && path != NULL && state != NULL, FALSE);
+
+  stmt = lk_catalog_prepare (self,
+                             "INSERT INTO models (role, name, path, size, sha256, source_url, state)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                             " ON CONFLICT (role, name) DO UPDATE SET path = excluded.path,"
+                             "  size = excluded.size, sha256 = excluded.sha256,"
+                             "  source_url = excluded.source_url, state = excluded.state", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, role, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, path, -1, SQLITE_STATIC);
+  if (size >= 0)
+    sqlite3_bind_int64 (stmt, 4, size);
+  sqlite3_bind_text (stmt, 5, sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 6, source_url, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 7, state, -1, SQLITE_STATIC);
+  if (!lk_catalog_step_done (self, stmt, error))
+    return FALSE;
+  lk_catalog_emit_changed (self);
+  return TRUE;
+}
