@@ -9,6 +9,9 @@ layout(constant_id = 3) const uint OP = 0;  // LkBinaryOp
 layout(constant_id = 4) const bool A_F16 = false;
 layout(constant_id = 5) const bool B_F16 = false;
 layout(constant_id = 6) const bool Y_F16 = false;
+// Both operands as large as the output and bound from the chunk's start: no index arithmetic
+// (integer division does not vectorise on CPU drivers such as lavapipe).
+layout(constant_id = 7) const bool SAME_SHAPE = false;
 
 LK_TENSOR_IN(0, a)
 LK_TENSOR_IN(1, b)
@@ -30,6 +33,15 @@ void main ()
   uint i = lk_global_index_1d ();
   if (i >= p.n)
     return;
+
+  if (SAME_SHAPE)
+    {
+      float sa = LK_LOAD (a, A_F16, i);
+      float sb = LK_LOAD (b, B_F16, i);
+      float sv = OP == 0 ? sa + sb : OP == 1 ? sa - sb : OP == 2 ? sa * sb : sa / sb;
+      LK_STORE (y, Y_F16, i, sv);
+      return;
+    }
 
   uint g = p.base + i;
   uvec4 c;

@@ -11,18 +11,18 @@ LK_TENSOR_OUT(1, y)
 
 layout(push_constant) uniform Push
 {
-  uint n;
   uint h;
 } p;
 
+// A 2-D grid, columns on x and rows on y: no integer division per element.
 void main ()
 {
-  uint i = lk_global_index_1d ();
-  if (i >= p.n)
+  uint c = gl_GlobalInvocationID.x;
+  uint r = gl_WorkGroupID.y;
+  if (c >= p.h)
     return;
 
-  uint r = i / p.h;
-  uint c = i - r * p.h;
+  uint i = r * p.h + c;
   float hidden = LK_LOAD (x, X_F16, r * 2u * p.h + c);
   float gate = LK_LOAD (x, X_F16, r * 2u * p.h + p.h + c);
   LK_STORE (y, Y_F16, i, hidden * lk_gelu (gate));

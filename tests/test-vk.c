@@ -365,6 +365,23 @@ test_split_bindings (void)
   lk_ref_binary (LK_BINARY_ADD, ref, pad_x, bias, pad_b, ref, pad_x);
   /* The f16 intermediate may round either way where silu lands near a tie: one f16 ulp. */
   lk_test_assert_close ("silu + bias in chunks", out, ref, n, 1e-3, 4e-3);
+
+  /* GEGLU splits by rows: 1000 rows of 2×64 are 512 KB of f32. */
+  {
+    const gint64 gx_shape[] = { 1000, 128 }, gy_shape[] = { 1000, 64 };
+    g_autofree float *gx = lk_test_random (1000 * 128, -3, 3, 6);
+    g_autofree float *gref = g_new (float, 1000 * 64);
+    g_autofree float *gout = g_new (float, 1000 * 64);
+    g_autoptr(LkTensor) tgx = lk_test_tensor_from (stream, LK_DTYPE_F32, 2, gx_shape, gx);
+    g_autoptr(LkTensor) tgy = lk_test_tensor_poisoned (stream, LK_DTYPE_F32, 2, gy_shape);
+
+    lk_op_geglu (stream, tgx, tgy, &error);
+    g_assert_no_error (error);
+    lk_tensor_download_f32 (tgy, stream, gout, &error);
+    g_assert_no_error (error);
+    lk_ref_geglu (gx, gref, 1000, 64);
+    lk_test_assert_close ("geglu in chunks", gout, gref, 1000 * 64, 2e-6, 1e-5);
+  }
   g_assert_cmpuint (lk_context_get_validation_message_count (context), ==, 0);
 }
 

@@ -163,7 +163,7 @@ lk_op_binary (LkStream    *stream,
     guint32 shape[4], a_strides[4], b_strides[4];
     guint32 n, base, a_base, b_base;
   } push = { 0 };
-  guint32 spec[] = { op, is_f16 (a), is_f16 (b), is_f16 (y) };
+  guint32 spec[] = { op, is_f16 (a), is_f16 (b), is_f16 (y), FALSE };
   gint64 n = lk_tensor_numel (y);
   gint64 chunk = lk_ops_chunk_elements (context, 4);
   gboolean a_full, b_full;
@@ -191,6 +191,7 @@ lk_op_binary (LkStream    *stream,
   if ((!a_full && !lk_ops_check_fits (a, "binary", "a", error)) ||
       (!b_full && !lk_ops_check_fits (b, "binary", "b", error)))
     return FALSE;
+  spec[4] = a_full && b_full;
 
   for (gint64 first = 0; first < n; first += chunk)
     {
@@ -238,9 +239,16 @@ lk_op_geglu (LkStream  *stream,
              LkTensor  *y,
              GError   **error)
 {
+  LkContext *context = lk_stream_get_context (stream);
   gint64 h = y->shape[y->ndim - 1];
-  guint32 spec[] = { is_f16 (x), is_f16 (y) };
-  struct { guint32 n, h; } push;
+  gint64 rows = lk_tensor_numel (y) / h;
+  guint32 spec[] = { LK_OPS_LOCAL_SIZE_1D, 1, 1, is_f16 (x), is_f16 (y) };
+  /* Rows per dispatch: within the grid's y limit and one binding of x, the larger operand. A
+   * multiple of 256 rows starts every chunk at an offset aligned for any dtype. */
+  gint64 chunk = MIN (lk_context_get_info (context)->max_workgroup_count[1],
+                      lk_ops_chunk_elements (context, 4) / (2 * h)) / 256 * 256;
+  LkPipeline *pipeline;
+  guint32 push;
 
   if (x->ndim != y->ndim || x->shape[x->ndim - 1] != 2 * h ||
       lk_tensor_numel (x) != 2 * lk_tensor_numel (y))
@@ -253,16 +261,32 @@ lk_op_geglu (LkStream  *stream,
       return FALSE;
     }
   if (!lk_ops_check_contiguous (x, "geglu", "x", error) ||
-      !lk_ops_check_contiguous (y, "geglu", "y", error) ||
-      !lk_ops_check_fits (x, "geglu", "x", error))
+      !lk_ops_check_contiguous (y, "geglu", "y", error))
     return FALSE;
+  if (chunk == 0)
+    {
+      /* Rows too wide to split by 256: the whole of x must fit one binding. */
+      if (!lk_ops_check_fits (x, "geglu", "x", error))
+        return FALSE;
+      chunk = rows;
+    }
 
-  push.n = lk_tensor_numel (y);
-  push.h = h;
-  return dispatch_1d (stream, "geglu", spec, G_N_ELEMENTS (spec),
-                      (LkBinding[]) { lk_tensor_binding (x, LK_ACCESS_READ),
-                                      lk_tensor_binding (y, LK_ACCESS_WRITE) },
-                      2, &push, sizeof push, push.n, error);
+  pipeline = lk_context_get_pipeline (context, "geglu", 2, sizeof push, spec, G_N_ELEMENTS (spec), error);
+  if (pipeline == NULL)
+    return FALSE;
+  push = h;
+  for (gint64 first = 0; first < rows; first += chunk)
+    {
+      gint64 count = MIN (chunk, rows - first);
+      LkBinding bindings[] = {
+        lk_tensor_binding_range (x, first * 2 * h, count * 2 * h, LK_ACCESS_READ),
+        lk_tensor_binding_range (y, first * h, count * h, LK_ACCESS_WRITE),
+      };
+
+      lk_stream_dispatch (stream, pipeline, bindings, 2, &push, sizeof push,
+                          (h + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, count, 1);
+    }
+  return TRUE;
 }
 
 gboolean
