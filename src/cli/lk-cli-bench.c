@@ -1,15 +1,532 @@
-/* lk-cli-bench.c: likeness-cli bench
+/* lk-cli-bench.c: likeness-cli bench ops
+ *
+ * Times each op at the shapes Stable Diffusion 1.5 runs it at, next to the device's measured
+ * peaks: an FMA-only kernel for arithmetic and a copy kernel for memory. Figures are wall-clock
+ * over a batch of repetitions recorded into one stream, after a warm-up that compiles the
+ * pipelines.
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "lk-cli.h"
+#include "lk-ops-private.h"
+
+typedef struct
+{
+  LkContext *context;
+  LkStream  *stream;
+  LkDType    dtype;
+  double     min_seconds;
+  double     peak_gflops;
+  double     peak_gbps;
+} Bench;
+
+typedef gboolean (*RecordFunc) (Bench     *bench,
+                                gpointer   data,
+                                GError   **error);
+
+/* Runs record() once to warm up, then enough times to fill min_seconds; returns seconds per run. */
+static double
+time_op (Bench       *bench,
+         RecordFunc   record,
+         gpointer     data,
+         GError     **error)
+{
+  guint reps = 1;
+  double elapsed = 0;
+
+  if (!record (bench, data, error) || !lk_stream_finish (bench->stream, error))
+    return -1;
+
+  while (TRUE)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      for (guint i = 0; i < reps; i++)
+        if (!record (bench, data, error))
+          return -1;
+      if (!lk_stream_finish (bench->stream, error))
+        return -1;
+      elapsed = (g_get_monotonic_time () - start) / 1e6;
+      if (elapsed >= bench->min_seconds || reps >= 1024)
+        break;
+      reps = MIN (1024, MAX (reps * 2, (guint) (reps * bench->min_seconds / MAX (elapsed, 1e-6) * 1.2)));
+    }
+  return elapsed / reps;
+}
+
+static LkTensor *
+random_tensor (Bench        *bench,
+               LkDType       dtype,
+               guint         ndim,
+               const gint64 *shape,
+               GError      **error)
+{
+  g_autoptr(LkTensor) t = lk_tensor_new (bench->context, dtype, ndim, shape, error);
+  g_autofree float *data = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (ndim * 7919 + shape[0]);
+  gint64 n;
+
+  if (t == NULL)
+    return NULL;
+  n = lk_tensor_numel (t);
+  data = g_new (float, n);
+  for (gint64 i = 0; i < n; i++)
+    data[i] = g_rand_double_range (rand, -1, 1);
+  if (!lk_tensor_upload_f32 (t, bench->stream, data, error))
+    return NULL;
+  return g_steal_pointer (&t);
+}
+
+/* Peaks */
+
+typedef struct
+{
+  LkTensor *out;
+  guint     groups;
+} PeakFma;
+
+#define PEAK_ITERATIONS 512
+
+static gboolean
+record_peak_fma (Bench     *bench,
+                 gpointer   data,
+                 GError   **error)
+{
+  PeakFma *p = data;
+  guint32 spec[] = { LK_OPS_LOCAL_SIZE_1D, 1, 1, PEAK_ITERATIONS };
+  struct { float a, b; } push = { 0.999f, 0.001f };
+  LkBinding binding = lk_tensor_binding (p->out, LK_ACCESS_WRITE);
+  LkPipeline *pipeline = lk_context_get_pipeline (bench->context, "peak_fma", 1, sizeof push,
+                                                  spec, G_N_ELEMENTS (spec), error);
+
+  if (pipeline == NULL)
+    return FALSE;
+  lk_stream_dispatch (bench->stream, pipeline, &binding, 1, &push, sizeof push, p->groups, 1, 1);
+  return TRUE;
+}
+
+typedef struct
+{
+  LkTensor *src;
+  LkTensor *dst;
+} PeakCopy;
+
+static gboolean
+record_peak_copy (Bench     *bench,
+                  gpointer   data,
+                  GError   **error)
+{
+  PeakCopy *p = data;
+  guint32 spec[] = { LK_OPS_LOCAL_SIZE_1D, 1, 1 };
+  guint32 n = lk_tensor_numel (p->src) / 4;
+  LkBinding bindings[] = {
+    lk_tensor_binding (p->src, LK_ACCESS_READ),
+    lk_tensor_binding (p->dst, LK_ACCESS_WRITE),
+  };
+  LkPipeline *pipeline = lk_context_get_pipeline (bench->context, "peak_copy", 2, sizeof n,
+                                                  spec, G_N_ELEMENTS (spec), error);
+  guint32 gx, gy;
+
+  if (pipeline == NULL)
+    return FALSE;
+  lk_ops_grid_1d (bench->context, (n + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, &gx, &gy);
+  lk_stream_dispatch (bench->stream, pipeline, bindings, 2, &n, sizeof n, gx, gy, 1);
+  return TRUE;
+}
+
+static gboolean
+measure_peaks (Bench   *bench,
+               GError **error)
+{
+  const LkDeviceInfo *info = lk_context_get_info (bench->context);
+  /* Enough invocations to fill any GPU; lavapipe gets fewer so the warm-up stays short. */
+  guint groups = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 64 : 4096;
+  const gint64 out_shape[] = { (gint64) groups * LK_OPS_LOCAL_SIZE_1D };
+  const gint64 copy_shape[] = { 16 * 1024 * 1024 };  /* 64 MiB each way */
+  g_autoptr(LkTensor) out = lk_tensor_new (bench->context, LK_DTYPE_F32, 1, out_shape, error);
+  g_autoptr(LkTensor) src = NULL, dst = NULL;
+  PeakFma fma = { out, groups };
+  PeakCopy copy;
+  double t;
+
+  if (out == NULL)
+    return FALSE;
+  t = time_op (bench, record_peak_fma, &fma, error);
+  if (t < 0)
+    return FALSE;
+  bench->peak_gflops = (double) out_shape[0] * 8 * 4 * PEAK_ITERATIONS * 2 / t / 1e9;
+
+  src = lk_tensor_new (bench->context, LK_DTYPE_F32, 1, copy_shape, error);
+  dst = src ? lk_tensor_new (bench->context, LK_DTYPE_F32, 1, copy_shape, error) : NULL;
+  if (dst == NULL)
+    return FALSE;
+  copy = (PeakCopy) { src, dst };
+  t = time_op (bench, record_peak_copy, &copy, error);
+  if (t < 0)
+    return FALSE;
+  bench->peak_gbps = 2.0 * copy_shape[0] * 4 / t / 1e9;
+
+  printf ("Peaks measured: %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy)\n\n",
+          bench->peak_gflops, bench->peak_gbps);
+  return TRUE;
+}
+
+/* Ops */
+
+typedef struct
+{
+  const char *name;
+  LkTensor   *t[5];
+  gint64      i[6];
+  double      flops;
+  double      bytes;
+} Case;
+
+static gboolean
+record_gemm (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+  LkGemmOptions options = { FALSE, TRUE, 1.0f };
+
+  return lk_op_gemm (bench->stream, c->t[0], c->t[1], c->t[2], c->t[3], &options, error);
+}
+
+static gboolean
+record_conv (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+  LkConv2dOptions options = { .stride = c->i[0], .padding = c->i[1] };
+
+  return lk_op_conv2d (bench->stream, c->t[0], c->t[1], c->t[2], c->t[3], &options, error);
+}
+
+static gboolean
+record_attention (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+
+  return lk_op_attention (bench->stream, c->t[0], c->t[1], c->t[2], c->t[3], c->i[0], 0.0f, error);
+}
+
+static gboolean
+record_group_norm (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+
+  return lk_op_group_norm (bench->stream, c->t[0], c->t[1], c->t[2], c->t[3], 32, 1e-5f, TRUE, error);
+}
+
+static gboolean
+record_layer_norm (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+
+  return lk_op_layer_norm (bench->stream, c->t[0], c->t[1], c->t[2], c->t[3], 1e-5f, error);
+}
+
+static gboolean
+record_add (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+
+  return lk_op_add (bench->stream, c->t[0], c->t[1], c->t[2], error);
+}
+
+static gboolean
+record_geglu (Bench *bench, gpointer data, GError **error)
+{
+  Case *c = data;
+
+  return lk_op_geglu (bench->stream, c->t[0], c->t[1], error);
+}
+
+static void
+case_clear (Case *c)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (c->t); i++)
+    g_clear_pointer (&c->t[i], lk_tensor_unref);
+}
+
+static gboolean
+run_case (Bench       *bench,
+          Case        *c,
+          RecordFunc   record,
+          gboolean     compute_bound,
+          GError     **error)
+{
+  double t = time_op (bench, record, c, error);
+  double gflops, gbps;
+
+  if (t < 0)
+    return FALSE;
+  gflops = c->flops / t / 1e9;
+  gbps = c->bytes / t / 1e9;
+  /* Pad by characters, not bytes: the names hold “→”, “²” and “×”. */
+  printf ("%s%*s %10.3f %10.2f %9.2f %7.1f%%\n", c->name,
+          (int) MAX (0, 44 - (glong) g_utf8_strlen (c->name, -1)), "", t * 1e3, gflops, gbps,
+          compute_bound ? 100.0 * gflops / bench->peak_gflops : 100.0 * gbps / bench->peak_gbps);
+  fflush (stdout);
+  return TRUE;
+}
+
+static gboolean
+bench_gemm (Bench      *bench,
+            const char *filter,
+            GError    **error)
+{
+  static const gint64 shapes[][3] = {
+    { 4096, 320, 320 },   /* projections at 64×64 */
+    { 4096, 320, 2560 },  /* feed-forward in */
+    { 4096, 1280, 320 },  /* feed-forward out */
+    { 1024, 640, 640 },   /* projections at 32×32 */
+  };
+  gsize es = lk_dtype_size (bench->dtype);
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      gint64 m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+      const gint64 as[] = { m, k }, bs[] = { n, k }, bias_s[] = { n }, cs[] = { m, n };
+      g_autofree char *name = g_strdup_printf ("gemm M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT
+                                               " N=%" G_GINT64_FORMAT " +bias", m, k, n);
+      Case c = { .name = name };
+      gboolean ok;
+
+      if (filter && !strstr (name, filter))
+        continue;
+      c.t[0] = random_tensor (bench, bench->dtype, 2, as, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, LK_DTYPE_F16, 2, bs, error) : NULL;
+      c.t[2] = c.t[1] ? random_tensor (bench, LK_DTYPE_F16, 1, bias_s, error) : NULL;
+      c.t[3] = c.t[2] ? lk_tensor_new (bench->context, bench->dtype, 2, cs, error) : NULL;
+      c.flops = 2.0 * m * n * k;
+      c.bytes = (double) m * k * es + n * k * 2 + m * n * es;
+      ok = c.t[3] != NULL && run_case (bench, &c, record_gemm, TRUE, error);
+      case_clear (&c);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+bench_conv (Bench      *bench,
+            const char *filter,
+            GError    **error)
+{
+  static const gint64 shapes[][5] = {  /* c_in, c_out, size, kernel, stride */
+    { 320, 320, 64, 3, 1 },
+    { 640, 640, 32, 3, 1 },
+    { 320, 320, 64, 3, 2 },
+    { 640, 320, 64, 1, 1 },
+  };
+  gsize es = lk_dtype_size (bench->dtype);
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      gint64 ci = shapes[s][0], co = shapes[s][1], hw = shapes[s][2], kk = shapes[s][3], st = shapes[s][4];
+      gint64 pad = kk == 3 ? 1 : 0, ho = (hw + 2 * pad - kk) / st + 1;
+      const gint64 xs[] = { 1, ci, hw, hw }, ws[] = { co, ci, kk, kk }, bias_s[] = { co };
+      const gint64 ys[] = { 1, co, ho, ho };
+      g_autofree char *name = g_strdup_printf ("conv%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                                               " %" G_GINT64_FORMAT "→%" G_GINT64_FORMAT
+                                               " %" G_GINT64_FORMAT "² stride %" G_GINT64_FORMAT,
+                                               kk, kk, ci, co, hw, st);
+      Case c = { .name = name, .i = { st, pad } };
+      gboolean ok;
+
+      if (filter && !strstr (name, filter))
+        continue;
+      c.t[0] = random_tensor (bench, bench->dtype, 4, xs, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, LK_DTYPE_F16, 4, ws, error) : NULL;
+      c.t[2] = c.t[1] ? random_tensor (bench, LK_DTYPE_F16, 1, bias_s, error) : NULL;
+      c.t[3] = c.t[2] ? lk_tensor_new (bench->context, bench->dtype, 4, ys, error) : NULL;
+      c.flops = 2.0 * co * ho * ho * ci * kk * kk;
+      c.bytes = (double) ci * hw * hw * es + co * ci * kk * kk * 2 + co * ho * ho * es;
+      ok = c.t[3] != NULL && run_case (bench, &c, record_conv, TRUE, error);
+      case_clear (&c);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+bench_attention (Bench      *bench,
+                 const char *filter,
+                 GError    **error)
+{
+  static const gint64 shapes[][4] = {  /* n_q, n_k, heads, head_dim */
+    { 4096, 4096, 8, 40 },  /* self-attention at 64×64 */
+    { 4096, 77, 8, 40 },    /* cross-attention at 64×64 */
+    { 1024, 1024, 8, 80 },  /* self-attention at 32×32 */
+    { 256, 256, 8, 160 },   /* self-attention at 16×16 */
+  };
+  gsize es = lk_dtype_size (bench->dtype);
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      gint64 nq = shapes[s][0], nk = shapes[s][1], heads = shapes[s][2], d = shapes[s][3];
+      const gint64 qs[] = { 1, nq, heads * d }, ks[] = { 1, nk, heads * d };
+      g_autofree char *name = g_strdup_printf ("attention q=%" G_GINT64_FORMAT " k=%" G_GINT64_FORMAT
+                                               " %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT,
+                                               nq, nk, heads, d);
+      Case c = { .name = name, .i = { heads } };
+      gboolean ok;
+
+      if (filter && !strstr (name, filter))
+        continue;
+      c.t[0] = random_tensor (bench, bench->dtype, 3, qs, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, bench->dtype, 3, ks, error) : NULL;
+      c.t[2] = c.t[1] ? random_tensor (bench, bench->dtype, 3, ks, error) : NULL;
+      c.t[3] = c.t[2] ? lk_tensor_new (bench->context, bench->dtype, 3, qs, error) : NULL;
+      c.flops = 4.0 * heads * nq * nk * d;
+      c.bytes = (2.0 * nq + 2.0 * nk) * heads * d * es;
+      ok = c.t[3] != NULL && run_case (bench, &c, record_attention, TRUE, error);
+      case_clear (&c);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+bench_memory_bound (Bench      *bench,
+                    const char *filter,
+                    GError    **error)
+{
+  gsize es = lk_dtype_size (bench->dtype);
+  gboolean ok = TRUE;
+
+  if (!filter || strstr ("group_norm+silu [2,320,64,64]", filter))
+    {
+      const gint64 xs[] = { 2, 320, 64, 64 }, gs[] = { 320 };
+      Case c = { .name = "group_norm+silu [2,320,64,64]" };
+
+      c.t[0] = random_tensor (bench, bench->dtype, 4, xs, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, LK_DTYPE_F16, 1, gs, error) : NULL;
+      c.t[2] = c.t[1] ? random_tensor (bench, LK_DTYPE_F16, 1, gs, error) : NULL;
+      c.t[3] = c.t[2] ? lk_tensor_new (bench->context, bench->dtype, 4, xs, error) : NULL;
+      c.flops = 8.0 * 2 * 320 * 64 * 64;
+      c.bytes = 2.0 * 2 * 320 * 64 * 64 * es;
+      ok = c.t[3] != NULL && run_case (bench, &c, record_group_norm, FALSE, error);
+      case_clear (&c);
+    }
+  if (ok && (!filter || strstr ("layer_norm [2,4096,320]", filter)))
+    {
+      const gint64 xs[] = { 2, 4096, 320 }, gs[] = { 320 };
+      Case c = { .name = "layer_norm [2,4096,320]" };
+
+      c.t[0] = random_tensor (bench, bench->dtype, 3, xs, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, LK_DTYPE_F16, 1, gs, error) : NULL;
+      c.t[2] = c.t[1] ? random_tensor (bench, LK_DTYPE_F16, 1, gs, error) : NULL;
+      c.t[3] = c.t[2] ? lk_tensor_new (bench->context, bench->dtype, 3, xs, error) : NULL;
+      c.flops = 8.0 * 2 * 4096 * 320;
+      c.bytes = 2.0 * 2 * 4096 * 320 * es;
+      ok = c.t[3] != NULL && run_case (bench, &c, record_layer_norm, FALSE, error);
+      case_clear (&c);
+    }
+  if (ok && (!filter || strstr ("add [2,320,64,64]", filter)))
+    {
+      const gint64 xs[] = { 2, 320, 64, 64 };
+      Case c = { .name = "add [2,320,64,64]" };
+
+      c.t[0] = random_tensor (bench, bench->dtype, 4, xs, error);
+      c.t[1] = c.t[0] ? random_tensor (bench, bench->dtype, 4, xs, error) : NULL;
+      c.t[2] = c.t[1] ? lk_tensor_new (bench->context, bench->dtype, 4, xs, error) : NULL;
+      c.flops = 2.0 * 320 * 64 * 64;
+      c.bytes = 3.0 * 2 * 320 * 64 * 64 * es;
+      ok = c.t[2] != NULL && run_case (bench, &c, record_add, FALSE, error);
+      case_clear (&c);
+    }
+  if (ok && (!filter || strstr ("geglu [2,4096,2560]", filter)))
+    {
+      const gint64 xs[] = { 2, 4096, 2560 }, ys[] = { 2, 4096, 1280 };
+      Case c = { .name = "geglu [2,4096,2560]" };
+
+      c.t[0] = random_tensor (bench, bench->dtype, 3, xs, error);
+      c.t[1] = c.t[0] ? lk_tensor_new (bench->context, bench->dtype, 3, ys, error) : NULL;
+      c.flops = 20.0 * 2 * 4096 * 1280;
+      c.bytes = 3.0 * 2 * 4096 * 1280 * es;
+      ok = c.t[1] != NULL && run_case (bench, &c, record_geglu, FALSE, error);
+      case_clear (&c);
+    }
+  return ok;
+}
+
+static int
+bench_ops (const char *filter,
+           const char *dtype,
+           double      min_seconds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkContext) context = lk_context_new (NULL, LK_CONTEXT_FLAGS_NONE, &error);
+  g_autoptr(LkStream) stream = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+  const LkDeviceInfo *info;
+  Bench bench = { 0 };
+
+  if (context == NULL)
+    return lk_cli_fail ("%s", error->message);
+  stream = lk_stream_new (context, &error);
+  if (stream == NULL)
+    return lk_cli_fail ("%s", error->message);
+
+  info = lk_context_get_info (context);
+  bench.context = context;
+  bench.stream = stream;
+  bench.min_seconds = min_seconds;
+  if (g_strcmp0 (dtype, "f32") == 0)
+    bench.dtype = LK_DTYPE_F32;
+  else if (g_strcmp0 (dtype, "f16") == 0)
+    bench.dtype = LK_DTYPE_F16;
+  else
+    return lk_cli_fail ("bench: --dtype is f16 or f32, not “%s”", dtype);
+
+  printf ("likeness-cli bench ops — %s\n", date);
+  printf ("Device: %s (%s), driver %s\n", info->name, lk_device_type_to_string (info->type), info->driver);
+  printf ("Activations %s, weights f16, accumulation f32\n", lk_dtype_name (bench.dtype));
+  if (!measure_peaks (&bench, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+
+  printf ("%-44s %10s %10s %9s %8s\n", "op", "ms", "GFLOP/s", "GB/s", "of peak");
+  if (!bench_gemm (&bench, filter, &error) ||
+      !bench_conv (&bench, filter, &error) ||
+      !bench_attention (&bench, filter, &error) ||
+      !bench_memory_bound (&bench, filter, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+
+  printf ("\n“of peak” is GFLOP/s over the FMA peak for GEMM, conv and attention, GB/s over the\n"
+          "copy peak for the rest. Peak device memory: %.1f MiB\n",
+          lk_context_get_peak_allocated_bytes (context) / (1024.0 * 1024.0));
+  return 0;
+}
 
 int
 lk_cli_bench (int    argc,
               char **argv)
 {
-  return lk_cli_fail ("bench: not written yet");
+  g_autofree char *filter = NULL;
+  g_autofree char *dtype = NULL;
+  double min_seconds = 0.5;
+  GOptionEntry entries[] = {
+    { "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "Only ops whose name contains TEXT", "TEXT" },
+    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "Activation type: f16 (default) or f32", "TYPE" },
+    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each op for at least this long (0.5)", "S" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new ("ops — time the engine's ops at SD1.5 shapes");
+  g_autoptr(GError) error = NULL;
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    return lk_cli_fail ("%s", error->message);
+  if (argc < 2 || strcmp (argv[1], "ops") != 0)
+    return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops”");
+  return bench_ops (filter, dtype ? dtype : "f16", MAX (min_seconds, 0.01));
 }
