@@ -1,4 +1,4 @@
-/* lk-window.h
+/* lk-window.h: the main window — People, Templates, Create, History, Jobs
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -7,11 +7,19 @@
 
 #include <adwaita.h>
 
+#include "lk-catalog.h"
+
 G_BEGIN_DECLS
 
 #define LK_TYPE_WINDOW (lk_window_get_type ())
 G_DECLARE_FINAL_TYPE (LkWindow, lk_window, LK, WINDOW, AdwApplicationWindow)
 
-LkWindow *lk_window_new (GtkApplication *application);
+/* catalog may be NULL when it could not be opened; the window then says why. */
+LkWindow  *lk_window_new         (GtkApplication *application,
+                                  LkCatalog      *catalog);
+LkCatalog *lk_window_get_catalog (LkWindow       *self);
+/* people, templates, create, history or jobs */
+void       lk_window_show_page   (LkWindow       *self,
+                                  const char     *name);
 
 G_END_DECLS

@@ -146,3 +146,56 @@ lk_catalog_set_model (LkCatalog   *self,
   lk_catalog_emit_changed (self);
   return TRUE;
 }
+
+/* Whether select_sql (one ?1 text or integer parameter) returns a row. */
+static gboolean
+row_exists (LkCatalog   *self,
+            const char  *select_sql,
+            const char  *text,
+            gint64       id,
+            gboolean    *exists,
+            GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = lk_catalog_prepare (self, select_sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  if (text != NULL)
+    sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return lk_catalog_set_db_error (self, error, "Could not read the catalog");
+  *exists = rc == SQLITE_ROW;
+  return TRUE;
+}
+
+gboolean
+lk_catalog_has_ready_model (LkCatalog   *self,
+                            const char  *role,
+                            gboolean    *has_model,
+                            GError     **error)
+{
+  g_return_val_if_fail (LK_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (role != NULL && has_model != NULL, FALSE);
+
+  return row_exists (self, "SELECT 1 FROM models WHERE role = ?1 AND state = 'ready' LIMIT 1",
+                     role, 0, has_model, error);
+}
+
+gboolean
+lk_catalog_has_ready_lora (LkCatalog  *self,
+                           gint64      person_id,
+                           gboolean   *has_lora,
+                           GError    **error)
+{
+  g_return_val_if_fail (LK_IS_CATALOG (self), FALSE);
+  g_return_val_if_fail (has_lora != NULL, FALSE);
+
+  return row_exists (self,
+                     "SELECT 1 FROM loras WHERE person_id = ?1 AND status = 'ready'"
+                     " AND removing = 0 LIMIT 1",
+                     NULL, person_id, has_lora, error);
+}

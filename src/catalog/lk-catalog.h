@@ -158,6 +158,17 @@ gboolean       lk_catalog_set_model           (LkCatalog      *self,
                                                const char     *source_url,
                                                const char     *state,
                                                GError        **error);
+/* Whether a model of this role (e.g. "base") is ready; FALSE only when the catalog could not
+ * be read. */
+gboolean       lk_catalog_has_ready_model     (LkCatalog      *self,
+                                               const char     *role,
+                                               gboolean       *has_model,
+                                               GError        **error);
+/* Whether the person has a trained LoRA ready to generate with. */
+gboolean       lk_catalog_has_ready_lora      (LkCatalog      *self,
+                                               gint64          person_id,
+                                               gboolean       *has_lora,
+                                               GError        **error);
 
 /* Jobs */
 LkJob         *lk_catalog_add_job             (LkCatalog      *self,
