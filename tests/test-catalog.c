@@ -637,7 +637,15 @@ test_loras_jobs (Fixture       *f,
   g_autoptr(LkJob) job = NULL;
   g_autoptr(LkJob) item = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean has = TRUE;
   gint64 lora;
+
+  /* Nothing ready yet: what the app's Train and Generate buttons ask. */
+  g_assert_true (lk_catalog_has_ready_lora (f->catalog, lk_person_get_id (ada), &has, &error));
+  g_assert_no_error (error);
+  g_assert_false (has);
+  g_assert_true (lk_catalog_has_ready_model (f->catalog, "base", &has, &error));
+  g_assert_false (has);
 
   g_assert_true (g_file_set_contents (weights, "\x08\0\0\0\0\0\0\0{}      ", 16, NULL));
   lora = lk_catalog_add_lora (f->catalog, lk_person_get_id (ada), "basehash", "{\"rank\": 128}",
@@ -645,9 +653,20 @@ test_loras_jobs (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpint (lora, >, 0);
   g_assert_cmpuint (count_stored_files (f->catalog), ==, 2);
-  g_assert_true (lk_catalog_set_model (f->catalog, "checkpoint", "sd15", "/models/sd15.safetensors",
+  g_assert_true (lk_catalog_has_ready_lora (f->catalog, lk_person_get_id (ada), &has, &error));
+  g_assert_true (has);
+  /* A model that is still downloading is not ready; the same row once verified is. */
+  g_assert_true (lk_catalog_set_model (f->catalog, "base", "sd15", "/models/sd15.safetensors",
+                                       123, "abc", "https://example.org/sd15", "downloading", &error));
+  g_assert_true (lk_catalog_has_ready_model (f->catalog, "base", &has, &error));
+  g_assert_false (has);
+  g_assert_true (lk_catalog_set_model (f->catalog, "base", "sd15", "/models/sd15.safetensors",
                                        123, "abc", "https://example.org/sd15", "ready", &error));
   g_assert_no_error (error);
+  g_assert_true (lk_catalog_has_ready_model (f->catalog, "base", &has, &error));
+  g_assert_true (has);
+  g_assert_true (lk_catalog_has_ready_model (f->catalog, "controlnet-canny", &has, &error));
+  g_assert_false (has);
 
   job = lk_catalog_add_job (f->catalog, "train", "{\"person\": 1}", &error);
   g_assert_no_error (error);

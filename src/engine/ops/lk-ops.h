@@ -147,7 +147,8 @@ gboolean lk_op_conv2d              (LkStream              *stream,
                                     const LkConv2dOptions *options,
                                     GError               **error);
 
-/* x [N, C, ...] normalised per (n, group), then per-channel gamma/beta [C]; optional SiLU. */
+/* x [N, C, ...] normalised per (n, group), then per-channel gamma/beta [C] (both NULL: no
+ * affine step); optional SiLU. */
 gboolean lk_op_group_norm          (LkStream       *stream,
                                     LkTensor       *x,
                                     LkTensor       *gamma,
@@ -157,7 +158,7 @@ gboolean lk_op_group_norm          (LkStream       *stream,
                                     float           eps,
                                     gboolean        silu,
                                     GError        **error);
-/* Over the last dimension; gamma/beta [D]. */
+/* Over the last dimension; gamma/beta [D], or both NULL for no affine step. */
 gboolean lk_op_layer_norm          (LkStream       *stream,
                                     LkTensor       *x,
                                     LkTensor       *gamma,
