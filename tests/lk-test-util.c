@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -60,6 +61,35 @@ lk_test_stream (void)
       g_assert_no_error (error);
     }
   return shared_stream;
+}
+
+LkContext *
+lk_test_context_with_binding_range (guint64 range)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = g_strdup_printf ("%" G_GUINT64_FORMAT, range);
+  LkContext *context;
+
+  if (lk_test_context () == NULL)
+    return NULL;
+  g_setenv ("LIKENESS_MAX_BINDING_RANGE", value, TRUE);
+  context = lk_context_new (NULL, LK_CONTEXT_FLAGS_VALIDATION, &error);
+  g_unsetenv ("LIKENESS_MAX_BINDING_RANGE");
+  g_assert_no_error (error);
+  g_assert_cmpuint (lk_context_get_max_binding_range (context), ==, range);
+  return context;
+}
+
+void
+lk_test_write_quickly (const char *path,
+                       const char *contents,
+                       gsize       length)
+{
+  FILE *file = fopen (path, "wb");
+
+  g_assert_nonnull (file);
+  g_assert_cmpuint (fwrite (contents, 1, length, file), ==, length);
+  g_assert_cmpint (fclose (file), ==, 0);
 }
 
 void

@@ -16,6 +16,14 @@ G_BEGIN_DECLS
 LkContext *lk_test_context             (void);
 /* A stream on the shared context; NULL (and skipped) without a device. */
 LkStream  *lk_test_stream              (void);
+/* A separate context, validation on, whose storage bindings are at most @range bytes: small
+ * tensors then take the paths that split work over several bindings. NULL (and skipped)
+ * without a device. */
+LkContext *lk_test_context_with_binding_range (guint64 range);
+/* Writes a file without fsync, for tests that write thousands of variants. */
+void       lk_test_write_quickly       (const char   *path,
+                                        const char   *contents,
+                                        gsize         length);
 /* Fails the test if the validation layer said anything since the context was made. */
 void       lk_test_check_validation    (void);
 

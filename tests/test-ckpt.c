@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lk-test-util.h"
 #include "lk-pickle.h"
 
 static const char make_files_py[] =
@@ -308,19 +309,6 @@ test_ckpt_broken (void)
     }
 }
 
-/* Without fsync: the mutation loops write thousands of small files. */
-static void
-write_quickly (const char *path,
-               const char *contents,
-               gsize       length)
-{
-  FILE *file = fopen (path, "wb");
-
-  g_assert_nonnull (file);
-  g_assert_cmpuint (fwrite (contents, 1, length, file), ==, length);
-  g_assert_cmpint (fclose (file), ==, 0);
-}
-
 /* Every prefix of a real file, and a file with each byte of its pickle flipped in turn, gives an
  * error or a valid result, never a crash. */
 static void
@@ -353,7 +341,7 @@ test_ckpt_mutations (void)
       char saved = contents[at];
 
       contents[at] ^= 0x5a;
-      write_quickly (path, contents, length);
+      lk_test_write_quickly (path, contents, length);
       contents[at] = saved;
       weights = lk_pickle_open (path, &error);
       g_assert_true ((weights == NULL) != (error == NULL));
@@ -364,7 +352,7 @@ test_ckpt_mutations (void)
       g_autoptr(GError) error = NULL;
       g_autoptr(LkWeights) weights = NULL;
 
-      write_quickly (path, contents, cut);
+      lk_test_write_quickly (path, contents, cut);
       weights = lk_pickle_open (path, &error);
       g_assert_null (weights);
       g_assert_nonnull (error);

@@ -215,12 +215,9 @@ test_conv_split_bindings (void)
   const gint64 xs[] = { 1, 64, 32, 32 }, ws[] = { 4, 64, 1, 1 }, ys[] = { 1, 4, 32, 32 };
   g_autoptr(LkTensor) x = NULL, w = NULL, y = NULL;
 
-  if (lk_test_context () == NULL)
+  context = lk_test_context_with_binding_range (262144);
+  if (context == NULL)
     return;
-  g_setenv ("LIKENESS_MAX_BINDING_RANGE", "262144", TRUE);
-  context = lk_context_new (NULL, LK_CONTEXT_FLAGS_VALIDATION, &error);
-  g_unsetenv ("LIKENESS_MAX_BINDING_RANGE");
-  g_assert_no_error (error);
   stream = lk_stream_new (context, &error);
   g_assert_no_error (error);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lk-test-util.h"
 #include "lk-half.h"
 #include "lk-safetensors.h"
 
@@ -333,19 +334,6 @@ test_dispatch (Fixture       *f,
   g_assert_nonnull (lk_weights_lookup (weights, "w"));
 }
 
-/* Without fsync: the mutation loops write thousands of small files. */
-static void
-write_quickly (const char *path,
-               const char *contents,
-               gsize       length)
-{
-  FILE *file = fopen (path, "wb");
-
-  g_assert_nonnull (file);
-  g_assert_cmpuint (fwrite (contents, 1, length, file), ==, length);
-  g_assert_cmpint (fclose (file), ==, 0);
-}
-
 /* Every byte of a real header flipped, and every prefix of the file: an error or a valid result,
  * never a crash (run it under ASan to see reads out of bounds). */
 static void
@@ -375,7 +363,7 @@ test_mutations (Fixture       *f,
         char saved = contents[at];
 
         contents[at] ^= 1 << bit;
-        write_quickly (mutated, contents, length);
+        lk_test_write_quickly (mutated, contents, length);
         contents[at] = saved;
         weights = lk_safetensors_open (mutated, &error);
         g_assert_true ((weights == NULL) != (error == NULL));
@@ -398,7 +386,7 @@ test_mutations (Fixture       *f,
     {
       g_autoptr(LkWeights) weights = NULL;
 
-      write_quickly (mutated, contents, cut);
+      lk_test_write_quickly (mutated, contents, cut);
       weights = lk_safetensors_open (mutated, &error);
       g_assert_null (weights);
       g_assert_nonnull (error);

@@ -490,6 +490,7 @@ resolve_global (Unpickler   *u,
     "numpy.core.multiarray.scalar", "numpy.core.multiarray._reconstruct", "numpy.dtype",
     "numpy.ndarray", "_codecs.encode", "__builtin__.set", "builtins.set",
     "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
+    NULL,  /* g_strv_contains reads up to here */
   };
   Value *v = value_new (u, V_GLOBAL);
 
