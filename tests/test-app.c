@@ -1,6 +1,7 @@
 /* test-app.c: the GTK app driven in-process under Xvfb — people, photo drops through the drop
- * target's own handler, refusals as toasts, remove and undo; and a screenshot of every page in
- * a normal and a narrow window (build/screenshots/)
+ * target's own handler, refusals as toasts, remove and undo, renaming and removing a person
+ * through their dialogs' buttons; and a screenshot of every page in a normal and a narrow window
+ * (build/screenshots/)
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -129,18 +130,78 @@ thumbnails_done (gpointer data)
   return lk_thumbnailer_get_pending () == 0;
 }
 
+typedef gboolean (*WidgetMatch) (GtkWidget     *widget,
+                                 gconstpointer  data);
+
+/* The first widget under widget, itself included, that match accepts. */
+static GtkWidget *
+find_widget (GtkWidget     *widget,
+             WidgetMatch    match,
+             gconstpointer  data)
+{
+  if (match (widget, data))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, match, data);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+label_contains (GtkWidget     *widget,
+                gconstpointer  needle)
+{
+  return GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), needle) != NULL;
+}
+
 /* Does any label under widget show text containing needle? Toasts are labels too. */
 static gboolean
 find_label (GtkWidget  *widget,
             const char *needle)
 {
-  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), needle) != NULL)
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (find_label (child, needle))
-      return TRUE;
-  return FALSE;
+  return find_widget (widget, label_contains, needle) != NULL;
+}
+
+static gboolean
+is_list_box (GtkWidget     *widget,
+             gconstpointer  data)
+{
+  return GTK_IS_LIST_BOX (widget);
+}
+
+static gboolean
+button_labelled (GtkWidget     *widget,
+                 gconstpointer  label)
+{
+  return GTK_IS_BUTTON (widget) &&
+         g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
+/* Clicks a response button of the page's open dialog, as the user would; the dialog closes. */
+static void
+click_response (LkPersonPage *page,
+                const char   *label)
+{
+  AdwMessageDialog *dialog = lk_person_page_get_dialog (page);
+  GtkWidget *button;
+
+  g_assert_nonnull (dialog);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (dialog)));
+  button = find_widget (GTK_WIDGET (dialog), button_labelled, label);
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
+  g_signal_emit_by_name (button, "clicked");
+  settle (50);
+  g_assert_true (dialog == NULL || !gtk_widget_get_visible (GTK_WIDGET (dialog)));
+  if (dialog != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
+  g_assert_null (lk_person_page_get_dialog (page));
 }
 
 static guint
@@ -326,6 +387,83 @@ test_drop_photos (Fixture       *f,
     g_assert_cmpuint (g_list_model_get_n_items (shown), ==, 3);
     g_assert_cmpuint (catalog_photo_count (f->catalog, person_id), ==, 3);
   }
+}
+
+/* What the catalog holds as the person's name. */
+static void
+assert_person_name (LkCatalog  *catalog,
+                    gint64      person_id,
+                    const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkPerson) person = lk_catalog_get_person (catalog, person_id, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (lk_person_get_name (person), ==, expected);
+}
+
+/* Rename… from the person's menu: the entry is checked, the list row and the page title follow,
+ * and a name someone else has is refused with the catalog's reason. */
+static void
+test_rename_person (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkPerson) ada = NULL;
+  g_autoptr(LkPerson) grace = NULL;
+  LkPeoplePage *people;
+  LkPersonPage *page;
+  AdwMessageDialog *dialog;
+  GtkWidget *entry;
+  GtkWidget *list_box;
+
+  f->window = open_window (f, 1000, 700);
+  people = lk_window_get_people_page (f->window);
+  grace = lk_catalog_add_person (f->catalog, "Grace", &error);
+  g_assert_no_error (error);
+  ada = lk_people_page_add_person (people, "Ada", &error);
+  g_assert_no_error (error);
+  page = lk_people_page_get_person_page (people);
+  list_box = find_widget (GTK_WIDGET (people), is_list_box, NULL);
+  g_assert_nonnull (list_box);
+  settle (50);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.rename", NULL));
+  dialog = lk_person_page_get_dialog (page);
+  g_assert_nonnull (dialog);
+  entry = adw_message_dialog_get_extra_child (dialog);
+  g_assert_true (GTK_IS_EDITABLE (entry));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "Ada");
+
+  /* Nothing to rename to yet: the same name, then only spaces. */
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "rename"));
+  gtk_editable_set_text (GTK_EDITABLE (entry), "   ");
+  g_assert_false (adw_message_dialog_get_response_enabled (dialog, "rename"));
+  gtk_editable_set_text (GTK_EDITABLE (entry), "  Ada Lovelace ");
+  g_assert_true (adw_message_dialog_get_response_enabled (dialog, "rename"));
+  click_response (page, "_Rename");
+
+  assert_person_name (f->catalog, lk_person_get_id (ada), "Ada Lovelace");
+  g_assert_true (find_label (list_box, "Ada Lovelace"));
+  g_assert_true (find_label (GTK_WIDGET (page), "Ada Lovelace"));
+  g_assert_cmpint (lk_person_get_id (lk_person_page_get_person (page)), ==, lk_person_get_id (ada));
+
+  /* Grace is taken: a toast says so and the name stays. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.rename", NULL));
+  entry = adw_message_dialog_get_extra_child (lk_person_page_get_dialog (page));
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Grace");
+  click_response (page, "_Rename");
+  g_assert_true (find_label (GTK_WIDGET (lk_window_get_toast_overlay (f->window)),
+                             "There is already a person called"));
+  assert_person_name (f->catalog, lk_person_get_id (ada), "Ada Lovelace");
+
+  /* Cancel changes nothing. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.rename", NULL));
+  entry = adw_message_dialog_get_extra_child (lk_person_page_get_dialog (page));
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Augusta");
+  click_response (page, "_Cancel");
+  assert_person_name (f->catalog, lk_person_get_id (ada), "Ada Lovelace");
+  g_assert_false (find_label (list_box, "Augusta"));
 }
 
 /* The Generate and Train buttons say what is missing instead of pretending. */
@@ -555,6 +693,121 @@ fill_catalog (Fixture *f,
     }
 }
 
+/* Remove Person… asks first, saying what goes; Cancel keeps everything, Remove takes the row,
+ * the photos' rows and files, and returns to the list (a narrow window shows one at a time). */
+static void
+test_remove_person (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkPerson) grace = NULL;
+  g_autoptr(LkPerson) gone = NULL;
+  g_autoptr(GListModel) photos = NULL;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  LkPeoplePage *people;
+  LkPersonPage *page;
+  AdwLeaflet *leaflet;
+  GtkWidget *content;
+  GtkWidget *list_box;
+  const char *body;
+  gint64 ada_id;
+
+  if (photos_dir () == NULL)
+    return;
+
+  fill_catalog (f, &ada_id);
+  grace = lk_catalog_find_person (f->catalog, "Grace", &error);
+  g_assert_no_error (error);
+  photos = lk_catalog_list_photos (f->catalog, ada_id);
+  for (guint i = 0; i < g_list_model_get_n_items (photos); i++)
+    {
+      g_autoptr(LkPhoto) photo = g_list_model_get_item (photos, i);
+
+      g_assert_true (g_file_test (lk_photo_get_path (photo), G_FILE_TEST_IS_REGULAR));
+      g_ptr_array_add (paths, g_strdup (lk_photo_get_path (photo)));
+    }
+  g_assert_cmpuint (paths->len, ==, 4);
+
+  f->window = open_window (f, 380, 760);
+  people = lk_window_get_people_page (f->window);
+  page = lk_people_page_get_person_page (people);
+  lk_people_page_show_person (people, ada_id);
+  settle (100);
+  leaflet = ADW_LEAFLET (gtk_widget_get_ancestor (GTK_WIDGET (page), ADW_TYPE_LEAFLET));
+  content = gtk_widget_get_ancestor (GTK_WIDGET (page), GTK_TYPE_STACK);
+  list_box = find_widget (GTK_WIDGET (people), is_list_box, NULL);
+  g_assert_true (adw_leaflet_get_folded (leaflet));
+  g_assert_true (adw_leaflet_get_visible_child (leaflet) == content);
+
+  /* The dialog says what goes; Cancel is the default and keeps everything. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.remove", NULL));
+  g_assert_nonnull (lk_person_page_get_dialog (page));
+  g_assert_cmpstr (adw_message_dialog_get_heading (lk_person_page_get_dialog (page)), ==,
+                   "Remove Ada?");
+  body = adw_message_dialog_get_body (lk_person_page_get_dialog (page));
+  g_assert_nonnull (strstr (body, "4 photos"));
+  g_assert_null (strstr (body, "LoRA"));
+  g_assert_cmpstr (adw_message_dialog_get_default_response (lk_person_page_get_dialog (page)), ==,
+                   "cancel");
+  click_response (page, "_Cancel");
+  {
+    g_autoptr(LkPerson) kept = lk_catalog_get_person (f->catalog, ada_id, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (kept);
+  }
+  g_assert_cmpuint (catalog_photo_count (f->catalog, ada_id), ==, 4);
+  for (guint i = 0; i < paths->len; i++)
+    g_assert_true (g_file_test (g_ptr_array_index (paths, i), G_FILE_TEST_EXISTS));
+  g_assert_true (adw_leaflet_get_visible_child (leaflet) == content);
+  g_assert_cmpint (lk_person_get_id (lk_person_page_get_person (page)), ==, ada_id);
+
+  /* Escape (closing the dialog) is Cancel too. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.remove", NULL));
+  gtk_window_close (GTK_WINDOW (lk_person_page_get_dialog (page)));
+  settle (50);
+  g_assert_null (lk_person_page_get_dialog (page));
+  g_assert_cmpuint (catalog_photo_count (f->catalog, ada_id), ==, 4);
+
+  /* With a trained LoRA the dialog says it goes too. */
+  {
+    g_autofree char *weights = g_build_filename (f->dir, "ada.safetensors", NULL);
+    g_autofree char *face = g_build_filename (photos_dir (), "astronaut.png", NULL);
+
+    g_assert_true (g_file_set_contents (weights, "\x08\0\0\0\0\0\0\0{}      ", 16, NULL));
+    g_assert_cmpint (lk_catalog_add_lora (f->catalog, ada_id, "basehash", "{}", 800, "[]", weights,
+                                          face, NULL, &error), >, 0);
+    g_assert_no_error (error);
+  }
+
+  /* Remove: the person, their photos' rows and files and their LoRA go, and the list shows. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "person.remove", NULL));
+  body = adw_message_dialog_get_body (lk_person_page_get_dialog (page));
+  g_assert_nonnull (strstr (body, "4 photos and their trained LoRA"));
+  click_response (page, "_Remove");
+  gone = lk_catalog_get_person (f->catalog, ada_id, &error);
+  g_assert_error (error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NOT_FOUND);
+  g_assert_null (gone);
+  g_clear_error (&error);
+  g_assert_cmpuint (catalog_photo_count (f->catalog, ada_id), ==, 0);
+  {
+    gboolean has_lora = TRUE;
+
+    g_assert_true (lk_catalog_has_ready_lora (f->catalog, ada_id, &has_lora, &error));
+    g_assert_false (has_lora);
+  }
+  for (guint i = 0; i < paths->len; i++)
+    g_assert_false (g_file_test (g_ptr_array_index (paths, i), G_FILE_TEST_EXISTS));
+  g_assert_false (adw_leaflet_get_visible_child (leaflet) == content);
+  g_assert_false (find_label (list_box, "Ada"));
+  g_assert_true (find_label (list_box, "Grace"));
+  g_assert_true (find_label (GTK_WIDGET (lk_window_get_toast_overlay (f->window)), "Ada removed"));
+  /* Grace, the one left, is who the page shows when opened again. */
+  g_assert_nonnull (lk_person_page_get_person (page));
+  g_assert_cmpint (lk_person_get_id (lk_person_page_get_person (page)), ==,
+                   lk_person_get_id (grace));
+}
+
 static void
 capture_pages (Fixture    *f,
                gint64      ada_id,
@@ -687,6 +940,10 @@ main (int   argc,
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
   g_test_add ("/app/drop-photos", Fixture, NULL, fixture_set_up, test_drop_photos, fixture_tear_down);
+  g_test_add ("/app/rename-person", Fixture, NULL, fixture_set_up, test_rename_person,
+              fixture_tear_down);
+  g_test_add ("/app/remove-person", Fixture, NULL, fixture_set_up, test_remove_person,
+              fixture_tear_down);
   g_test_add ("/app/missing-models", Fixture, NULL, fixture_set_up, test_missing_models,
               fixture_tear_down);
   g_test_add ("/app/templates", Fixture, NULL, fixture_set_up, test_templates, fixture_tear_down);

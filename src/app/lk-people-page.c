@@ -126,6 +126,15 @@ select_row_for (LkPeoplePage *self,
 static void
 people_changed_cb (LkPeoplePage *self)
 {
+  g_autoptr(LkPerson) selected = find_person (self, self->selected_id, NULL);
+
+  /* The chosen person was removed: the first one left takes their place, as at startup. */
+  if (selected == NULL && self->selected_id != 0)
+    {
+      g_autoptr(LkPerson) first = g_list_model_get_item (self->people, 0);
+
+      self->selected_id = first != NULL ? lk_person_get_id (first) : 0;
+    }
   /* Rows are remade when a person's snapshot changes: keep the selection by id. */
   select_row_for (self, self->selected_id);
   update_content (self);

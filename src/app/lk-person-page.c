@@ -1,7 +1,8 @@
 /* lk-person-page.c: one person's photos, the drop target for more, and the Train button
  *
  * A removed photo is hidden at once and leaves the catalog only when its toast goes without
- * Undo, so undoing never needs the file back.
+ * Undo, so undoing never needs the file back. Removing the person asks first instead: their
+ * files go at once.
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -49,6 +50,7 @@ struct _LkPersonPage
 
   /* borrowed */
   AdwToast           *undo_toast;     /* weak */
+  AdwMessageDialog   *dialog;         /* weak: the rename or remove dialog while it is open */
 };
 
 G_DEFINE_FINAL_TYPE (LkPersonPage, lk_person_page, GTK_TYPE_WIDGET)
@@ -85,6 +87,8 @@ update_state (LkPersonPage *self)
                                  self->person != NULL && missing == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "person.add-photos", self->person != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "person.paste", self->person != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "person.rename", self->person != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "person.remove", self->person != NULL);
   /* The reason is also the button's tooltip: the label may be scrolled off in a small window. */
   gtk_widget_set_tooltip_text (self->train_button,
                                missing != NULL ? missing : _("Train a digital double of this person"));
@@ -301,6 +305,15 @@ finish_removal (LkPersonPage *self,
 }
 
 static void
+finish_all_removals (LkPersonPage *self)
+{
+  g_autoptr(GList) ids = g_hash_table_get_keys (self->removing);
+
+  for (GList *l = ids; l != NULL; l = l->next)
+    finish_removal (self, *(gint64 *) l->data);
+}
+
+static void
 undo_toast_dismissed_cb (AdwToast     *toast,
                          LkPersonPage *self)
 {
@@ -346,6 +359,207 @@ remove_photo_action (GtkWidget  *widget,
                      GVariant   *parameter)
 {
   lk_person_page_remove_photo (LK_PERSON_PAGE (widget), g_variant_get_int64 (parameter));
+}
+
+/* The person a dialog was opened for, even if the page has moved on since. */
+static gint64
+dialog_person_id (AdwMessageDialog *dialog)
+{
+  return *(gint64 *) g_object_get_data (G_OBJECT (dialog), "person-id");
+}
+
+static AdwMessageDialog *
+new_person_dialog (LkPersonPage *self,
+                   const char   *heading,
+                   const char   *body)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                              heading, body);
+  gint64 person_id = lk_person_get_id (self->person);
+
+  g_object_set_data_full (G_OBJECT (dialog), "person-id",
+                          g_memdup2 (&person_id, sizeof person_id), g_free);
+  g_object_set_data_full (G_OBJECT (dialog), "person-name",
+                          g_strdup (lk_person_get_name (self->person)), g_free);
+  gtk_window_set_modal (GTK_WINDOW (dialog), TRUE);
+  g_set_weak_pointer (&self->dialog, ADW_MESSAGE_DIALOG (dialog));
+  return ADW_MESSAGE_DIALOG (dialog);
+}
+
+/* The new name as the catalog wants it, or NULL while there is nothing to rename to. */
+static char *
+dup_new_name (AdwMessageDialog *dialog)
+{
+  GtkEditable *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  const char *old_name = g_object_get_data (G_OBJECT (dialog), "person-name");
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+
+  if (name[0] == '\0' || g_str_equal (name, old_name))
+    return NULL;
+  return g_steal_pointer (&name);
+}
+
+static void
+rename_entry_changed_cb (AdwMessageDialog *dialog)
+{
+  g_autofree char *name = dup_new_name (dialog);
+
+  adw_message_dialog_set_response_enabled (dialog, "rename", name != NULL);
+}
+
+static void
+rename_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    LkPersonPage     *self)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_str_equal (response, "rename") || self->catalog == NULL)
+    return;
+  name = dup_new_name (dialog);
+  if (name == NULL)
+    return;
+  /* The catalog's "changed" brings the new name to the list and to this page. */
+  if (!lk_catalog_rename_person (self->catalog, dialog_person_id (dialog), name, &error))
+    lk_show_error_toast (GTK_WIDGET (self), error->message);
+}
+
+static void
+rename_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  LkPersonPage *self = LK_PERSON_PAGE (widget);
+  AdwMessageDialog *dialog;
+  GtkWidget *entry;
+
+  if (self->person == NULL || self->catalog == NULL)
+    return;
+  dialog = new_person_dialog (self, _("Rename Person"), NULL);
+  adw_message_dialog_add_responses (dialog,
+                                    "cancel", _("_Cancel"),
+                                    "rename", _("_Rename"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "rename", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "rename");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+
+  entry = gtk_entry_new ();
+  gtk_editable_set_text (GTK_EDITABLE (entry), lk_person_get_name (self->person));
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  lk_set_accessible_label (entry, _("New name"));
+  adw_message_dialog_set_extra_child (dialog, entry);
+  /* The response handler runs after the dialog has closed: keep the entry for it. */
+  g_object_set_data_full (G_OBJECT (dialog), "entry", g_object_ref (entry), g_object_unref);
+  g_signal_connect_swapped (entry, "changed", G_CALLBACK (rename_entry_changed_cb), dialog);
+  rename_entry_changed_cb (dialog);
+
+  g_signal_connect_object (dialog, "response", G_CALLBACK (rename_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (entry);
+}
+
+static char *
+describe_removal (guint    n_photos,
+                  gboolean has_lora)
+{
+  const char *format;
+
+  if (n_photos == 0)
+    return g_strdup (has_lora
+                     ? _("Their trained LoRA will be deleted. "
+                         "Portraits already made stay in History.")
+                     : _("They have no photos yet. Portraits already made stay in History."));
+  if (has_lora)
+    format = g_dngettext (GETTEXT_PACKAGE,
+                          "Their %u photo and their trained LoRA will be deleted. "
+                          "Portraits already made stay in History.",
+                          "Their %u photos and their trained LoRA will be deleted. "
+                          "Portraits already made stay in History.",
+                          n_photos);
+  else
+    format = g_dngettext (GETTEXT_PACKAGE,
+                          "Their %u photo will be deleted. "
+                          "Portraits already made stay in History.",
+                          "Their %u photos will be deleted. "
+                          "Portraits already made stay in History.",
+                          n_photos);
+  return g_strdup_printf (format, n_photos);
+}
+
+static void
+remove_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    LkPersonPage     *self)
+{
+  gint64 person_id = dialog_person_id (dialog);
+  const char *name = g_object_get_data (G_OBJECT (dialog), "person-name");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *escaped = NULL;
+  g_autofree char *message = NULL;
+
+  if (!g_str_equal (response, "remove") || self->catalog == NULL)
+    return;
+  /* Photos waiting on their Undo toast go now, so that nothing of the person outlives them;
+   * the toast then has nothing left to undo. */
+  if (self->person != NULL && lk_person_get_id (self->person) == person_id)
+    {
+      finish_all_removals (self);
+      if (self->undo_toast != NULL)
+        adw_toast_dismiss (self->undo_toast);
+    }
+  if (!lk_catalog_remove_person (self->catalog, person_id, &error))
+    {
+      lk_show_error_toast (GTK_WIDGET (self), error->message);
+      return;
+    }
+  /* The people page follows the catalog and shows someone else; standing alone, show no one. */
+  if (self->person != NULL && lk_person_get_id (self->person) == person_id)
+    lk_person_page_set_person (self, NULL);
+  gtk_widget_activate_action (GTK_WIDGET (self), "people.back", NULL);
+
+  /* Before libadwaita 1.4 a toast's title is always markup. */
+  escaped = g_markup_escape_text (name, -1);
+  /* Translators: %s is the name of the person just removed */
+  message = g_strdup_printf (_("%s removed"), escaped);
+  lk_show_toast (GTK_WIDGET (self), adw_toast_new (message));
+}
+
+static void
+remove_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  LkPersonPage *self = LK_PERSON_PAGE (widget);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *heading = NULL;
+  g_autofree char *body = NULL;
+  AdwMessageDialog *dialog;
+  gboolean has_lora = FALSE;
+
+  if (self->person == NULL || self->catalog == NULL)
+    return;
+  if (!lk_catalog_has_ready_lora (self->catalog, lk_person_get_id (self->person), &has_lora,
+                                  &error))
+    {
+      lk_show_error_toast (widget, error->message);
+      return;
+    }
+  /* Translators: %s is the person's name */
+  heading = g_strdup_printf (_("Remove %s?"), lk_person_get_name (self->person));
+  body = describe_removal (g_list_model_get_n_items (G_LIST_MODEL (self->photos)), has_lora);
+  dialog = new_person_dialog (self, heading, body);
+  adw_message_dialog_add_responses (dialog,
+                                    "cancel", _("_Cancel"),
+                                    "remove", _("_Remove"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "remove", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -440,15 +654,6 @@ lk_person_page_get_person (LkPersonPage *self)
   return self->person;
 }
 
-static void
-finish_all_removals (LkPersonPage *self)
-{
-  g_autoptr(GList) ids = g_hash_table_get_keys (self->removing);
-
-  for (GList *l = ids; l != NULL; l = l->next)
-    finish_removal (self, *(gint64 *) l->data);
-}
-
 void
 lk_person_page_set_person (LkPersonPage *self,
                            LkPerson     *person)
@@ -513,6 +718,12 @@ lk_person_page_get_undo_toast (LkPersonPage *self)
   return self->undo_toast;
 }
 
+AdwMessageDialog *
+lk_person_page_get_dialog (LkPersonPage *self)
+{
+  return self->dialog;
+}
+
 static void
 lk_person_page_dispose (GObject *object)
 {
@@ -523,6 +734,7 @@ lk_person_page_dispose (GObject *object)
   if (self->removing != NULL)
     finish_all_removals (self);
   g_clear_weak_pointer (&self->undo_toast);
+  g_clear_weak_pointer (&self->dialog);
   if (self->catalog != NULL)
     g_clear_signal_handler (&self->changed_id, self->catalog);
   if (self->photos != NULL)
@@ -625,6 +837,9 @@ lk_person_page_class_init (LkPersonPageClass *klass)
   gtk_widget_class_install_action (widget_class, "person.paste", NULL, paste_action);
   gtk_widget_class_install_action (widget_class, "person.train", NULL, train_action);
   gtk_widget_class_install_action (widget_class, "person.remove-photo", "x", remove_photo_action);
+  gtk_widget_class_install_action (widget_class, "person.rename", NULL, rename_action);
+  gtk_widget_class_install_action (widget_class, "person.remove", NULL, remove_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F2, 0, "person.rename", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "person.paste", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK,
                                        "person.add-photos", NULL);
