@@ -22,6 +22,7 @@ layout(constant_id = 7) const bool Q_F16 = false;
 layout(constant_id = 8) const bool K_F16 = false;
 layout(constant_id = 9) const bool V_F16 = false;
 layout(constant_id = 10) const bool O_F16 = false;
+layout(constant_id = 11) const bool CAUSAL = false;  // row i sees keys 0…i
 
 const uint DIMS = HEAD_DIM / THREADS;  // per invocation
 const bool STAGED = SHARED_KEYS > 1;
@@ -42,6 +43,7 @@ layout(push_constant) uniform Push
   uint v_base;
   uint o_base;
   float scale;    // softmax scale · log2(e): scores are kept in base 2
+  uint row0;      // the first row of this dispatch within its batch, for the causal mask
 } p;
 
 shared float k_tile[SHARED_KEYS * HEAD_DIM];
@@ -73,7 +75,18 @@ void main ()
   float m = MASKED;
   float l = 0.0;
 
-  for (uint j0 = 0; j0 < p.nk; j0 += KEYS)
+  // Causal: no row of the workgroup sees past its last row's key, so later tiles are skipped
+  // (a bound uniform over the workgroup, as the staging barriers need). Key 0 is in the first
+  // tile and visible to every row, so no row's maximum stays MASKED once a tile is done.
+  uint key_end = p.nk;
+  if (CAUSAL)
+    {
+      uint last = min ((gl_WorkGroupID.x + 1) * (gl_WorkGroupSize.x / THREADS), p.rows) - 1;
+      key_end = min (p.nk, p.row0 + last + 1);
+    }
+  uint causal_row = p.row0 + min (row, p.rows - 1);
+
+  for (uint j0 = 0; j0 < key_end; j0 += KEYS)
     {
       if (STAGED)
         {
@@ -102,7 +115,7 @@ void main ()
             }
           [[unroll]] for (uint w = 1; w < THREADS; w <<= 1)
             dot += subgroupShuffleXor (dot, w);
-          s[jj] = j0 + jj < p.nk ? dot : MASKED;
+          s[jj] = j0 + jj < p.nk && (!CAUSAL || j0 + jj <= causal_row) ? dot : MASKED;
           tile_max = max (tile_max, s[jj]);
         }
 

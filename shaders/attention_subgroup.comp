@@ -20,6 +20,7 @@ layout(constant_id = 5) const bool Q_F16 = false;
 layout(constant_id = 6) const bool K_F16 = false;
 layout(constant_id = 7) const bool V_F16 = false;
 layout(constant_id = 8) const bool O_F16 = false;
+layout(constant_id = 9) const bool CAUSAL = false;  // row i sees keys 0…i
 
 const uint LANES = gl_WorkGroupSize.x;  // the subgroup size, set by the C side
 const uint CHUNKS = HEAD_DIM / 4;       // vec4s per row
@@ -61,6 +62,7 @@ layout(push_constant) uniform Push
   uint v_base;
   uint o_base;
   float scale;  // softmax scale · log2(e)
+  uint row0;    // the first row of this dispatch within its batch, for the causal mask
 } p;
 
 const float MASKED = -1.0e30;
@@ -123,7 +125,13 @@ void main ()
   uint k_row0 = p.k_base + batch * p.nk * p.hd + head * HEAD_DIM;
   uint v_row0 = p.v_base + batch * p.nk * p.hd + head * HEAD_DIM;
 
-  for (uint j0 = 0; j0 < p.nk; j0 += LANES)
+  // Causal: tiles past the workgroup's last row are skipped. Key 0 is in the first tile and
+  // visible to every row, so no row's maximum stays MASKED once a tile is done.
+  uint key_end = p.nk;
+  if (CAUSAL)
+    key_end = min (p.nk, p.row0 + min ((gl_WorkGroupID.x + 1) * LANES * ROWS, p.rows));
+
+  for (uint j0 = 0; j0 < key_end; j0 += LANES)
     {
       uint j = min (j0 + lane, p.nk - 1);  // tail lanes read a real row; its score is masked
       uvec4 kp[PAIRS];
@@ -148,7 +156,8 @@ void main ()
                 }
             }
           [[unroll]] for (uint r = 0; r < ROWS; r++)
-            s[r * LANES + jj] = j0 + jj < p.nk ? (d4[r].x + d4[r].y) + (d4[r].z + d4[r].w) : MASKED;
+            s[r * LANES + jj] = j0 + jj < p.nk && (!CAUSAL || j0 + jj <= p.row0 + row0 + r * LANES)
+                                  ? (d4[r].x + d4[r].y) + (d4[r].z + d4[r].w) : MASKED;
         }
 
       float alpha[ROWS];

@@ -32,5 +32,7 @@ void main ()
     v = 1.0 / (1.0 + exp (-v));
   else if (OP == 4)
     v = tanh (v);
+  else if (OP == 5)
+    v = v / (1.0 + exp (-1.702 * v));  // QuickGELU
   LK_STORE (y, Y_F16, i, v * p.alpha + p.beta);
 }

@@ -19,6 +19,7 @@ typedef struct
   LkDType  qt, kt, vt, ot;
   float    range;  /* of q and k values */
   float    scale;
+  gboolean causal;
 } AttentionCase;
 
 static float *
@@ -59,7 +60,7 @@ run_attention (LkStream             *stream,
   tk = lk_test_tensor_from (stream, c->kt, 3, k_shape, k);
   tv = lk_test_tensor_from (stream, c->vt, 3, k_shape, v);
   to = lk_test_tensor_poisoned (stream, c->ot, 3, q_shape);
-  if (!lk_op_attention (stream, tq, tk, tv, to, c->heads, c->scale, error))
+  if (!lk_op_attention_masked (stream, tq, tk, tv, to, c->heads, c->scale, c->causal, error))
     return NULL;
   out = g_new (float, nq);
   if (!lk_tensor_download_f32 (to, stream, out, error))
@@ -81,15 +82,17 @@ check_case (LkStream            *stream,
   g_autofree float *out = run_attention (stream, c, &q, &k, &v, &error);
   gsize n = c->batch * c->n_q * c->heads * c->head_dim;
   g_autofree char *what = g_strdup_printf ("attention B=%" G_GINT64_FORMAT " Nq=%" G_GINT64_FORMAT
-                                           " Nk=%" G_GINT64_FORMAT " %u×%u q %s k %s v %s o %s ±%g",
+                                           " Nk=%" G_GINT64_FORMAT " %u×%u q %s k %s v %s o %s ±%g%s",
                                            c->batch, c->n_q, c->n_k, c->heads, c->head_dim,
                                            lk_dtype_name (c->qt), lk_dtype_name (c->kt),
-                                           lk_dtype_name (c->vt), lk_dtype_name (c->ot), c->range);
+                                           lk_dtype_name (c->vt), lk_dtype_name (c->ot), c->range,
+                                           c->causal ? " causal" : "");
 
   g_assert_no_error (error);
   lk_test_check_validation ();
   ref = g_new (float, n);
-  lk_ref_attention (q, k, v, ref, c->batch, c->n_q, c->n_k, c->heads, c->head_dim, c->scale);
+  lk_ref_attention_masked (q, k, v, ref, c->batch, c->n_q, c->n_k, c->heads, c->head_dim, c->scale,
+                           c->causal);
   lk_test_assert_close (what, out, ref, n, rel_bound, abs_bound);
 }
 
@@ -305,6 +308,60 @@ test_split_bindings (void)
   g_assert_cmpuint (lk_context_get_validation_message_count (context), ==, 0);
 }
 
+/* The causal mask (row i sees keys 0…i) through both kernels, both tilings of attention.comp,
+ * square and non-square, and split by query rows, where each dispatch starts at a later row. */
+static void
+test_causal (void)
+{
+  LkStream *stream = lk_test_stream ();
+  static const struct { gint64 n_q, n_k; guint heads, head_dim; const char *tiles; } cases[] = {
+    { 77, 77, 12, 64, NULL },   /* CLIP's text encoder */
+    { 300, 300, 2, 40, NULL },
+    { 7, 77, 2, 40, NULL },
+    { 77, 7, 2, 40, NULL },
+    { 127, 127, 2, 20, NULL },  /* attention.comp on CPU drivers */
+    { 77, 127, 2, 40, "16,4,8,1" },
+    { 127, 77, 2, 40, "8,2,16,0" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkContext) small = NULL;
+  g_autoptr(LkStream) small_stream = NULL;
+
+  if (stream == NULL)
+    return;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      AttentionCase c = {
+        .batch = 2, .n_q = cases[i].n_q, .n_k = cases[i].n_k, .heads = cases[i].heads,
+        .head_dim = cases[i].head_dim, .qt = LK_DTYPE_F32, .kt = LK_DTYPE_F16, .vt = LK_DTYPE_F16,
+        .ot = LK_DTYPE_F32, .range = 2.0f, .scale = 0.0f, .causal = TRUE,
+      };
+
+      if (cases[i].tiles != NULL)
+        g_setenv ("LIKENESS_ATTENTION_TILES", cases[i].tiles, TRUE);
+      check_case (stream, &c, rel_bound (c.ot), abs_bound (c.ot));
+      g_unsetenv ("LIKENESS_ATTENTION_TILES");
+    }
+
+  /* A 256 KiB binding range: 300 rows of f32 q are 384 KB per batch, so they go in several
+   * dispatches of rows. */
+  small = lk_test_context_with_binding_range (262144);
+  if (small == NULL)
+    return;
+  small_stream = lk_stream_new (small, &error);
+  g_assert_no_error (error);
+  {
+    AttentionCase c = { 2, 300, 300, 8, 40, LK_DTYPE_F32, LK_DTYPE_F16, LK_DTYPE_F16, LK_DTYPE_F32,
+                        1.0f, 0.0f, TRUE };
+
+    check_case (small_stream, &c, rel_bound (c.ot), abs_bound (c.ot));
+  }
+  lk_stream_finish (small_stream, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (lk_context_get_validation_message_count (small), ==, 0);
+}
+
 static void
 test_shape_errors (void)
 {
@@ -354,6 +411,7 @@ main (int    argc,
   g_test_add_func ("/ops/attention/gpu-tiles", test_gpu_tiles);
   g_test_add_func ("/ops/attention/oracle", test_oracle);
   g_test_add_func ("/ops/attention/split-bindings", test_split_bindings);
+  g_test_add_func ("/ops/attention/causal", test_causal);
   g_test_add_func ("/ops/attention/shape-errors", test_shape_errors);
   return g_test_run ();
 }

@@ -28,7 +28,10 @@ static void
 test_unary (void)
 {
   LkStream *stream = lk_test_stream ();
-  const char *names[] = { "identity", "silu", "gelu", "sigmoid", "tanh" };
+  const char *names[] = { "identity", "silu", "gelu", "sigmoid", "tanh", "quick_gelu" };
+
+  /* One name per op: a new LkUnaryOp needs its name here too. */
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == LK_N_UNARY_OPS);
 
   if (stream == NULL)
     return;

@@ -128,6 +128,20 @@ lk_op_attention (LkStream   *stream,
                  float       scale,
                  GError    **error)
 {
+  return lk_op_attention_masked (stream, q, k, v, o, heads, scale, FALSE, error);
+}
+
+gboolean
+lk_op_attention_masked (LkStream   *stream,
+                        LkTensor   *q,
+                        LkTensor   *k,
+                        LkTensor   *v,
+                        LkTensor   *o,
+                        guint       heads,
+                        float       scale,
+                        gboolean    causal,
+                        GError    **error)
+{
   LkContext *context = lk_stream_get_context (stream);
   const LkDeviceInfo *info = lk_context_get_info (context);
   gint64 batch, nq, nk, hd, head_dim, batches_per_dispatch, rows_per_dispatch;
@@ -197,11 +211,11 @@ lk_op_attention (LkStream   *stream,
       guint32 spec[] = {
         info->subgroup_size, 1, 1,
         head_dim, rows_per_lane, q->dtype == LK_DTYPE_F16, k->dtype == LK_DTYPE_F16,
-        v->dtype == LK_DTYPE_F16, o->dtype == LK_DTYPE_F16,
+        v->dtype == LK_DTYPE_F16, o->dtype == LK_DTYPE_F16, causal != FALSE,
       };
 
       tiles = (AttentionTiles) { info->subgroup_size * rows_per_lane, 1, info->subgroup_size, FALSE };
-      pipeline = lk_context_get_pipeline (context, "attention_subgroup", 4, 9 * sizeof (guint32),
+      pipeline = lk_context_get_pipeline (context, "attention_subgroup", 4, 10 * sizeof (guint32),
                                           spec, G_N_ELEMENTS (spec), error);
     }
   else
@@ -210,6 +224,7 @@ lk_op_attention (LkStream   *stream,
         0, 1, 1,
         head_dim, 0, 0, 0,
         q->dtype == LK_DTYPE_F16, k->dtype == LK_DTYPE_F16, v->dtype == LK_DTYPE_F16, o->dtype == LK_DTYPE_F16,
+        causal != FALSE,
       };
 
       tiles = choose_tiles (context, head_dim);
@@ -217,7 +232,7 @@ lk_op_attention (LkStream   *stream,
       spec[4] = tiles.threads;
       spec[5] = tiles.keys;
       spec[6] = tiles.staged ? tiles.keys : 1;
-      pipeline = lk_context_get_pipeline (context, "attention", 4, 9 * sizeof (guint32),
+      pipeline = lk_context_get_pipeline (context, "attention", 4, 10 * sizeof (guint32),
                                           spec, G_N_ELEMENTS (spec), error);
     }
   if (pipeline == NULL)
@@ -236,7 +251,8 @@ lk_op_attention (LkStream   *stream,
           struct {
             guint32 nq, rows, nk, hd, q_base, k_base, v_base, o_base;
             float scale;
-          } push = { nq, rows, nk, hd, 0, 0, 0, 0, scale * (float) M_LOG2E };
+            guint32 row0;
+          } push = { nq, rows, nk, hd, 0, 0, 0, 0, scale * (float) M_LOG2E, row };
           LkBinding bindings[] = {
             lk_ops_bind_span (q, (b * nq + row) * hd, q_count, LK_ACCESS_READ, &push.q_base),
             lk_ops_bind_span (k, b * nk * hd, nb * nk * hd, LK_ACCESS_READ, &push.k_base),

@@ -32,6 +32,7 @@ typedef enum
   LK_UNARY_GELU,      /* erf form, as torch.nn.functional.gelu */
   LK_UNARY_SIGMOID,
   LK_UNARY_TANH,
+  LK_UNARY_QUICK_GELU, /* x · sigmoid(1.702 x), CLIP's activation */
   LK_N_UNARY_OPS
 } LkUnaryOp;
 
@@ -182,6 +183,26 @@ gboolean lk_op_attention           (LkStream       *stream,
                                     LkTensor       *o,
                                     guint           heads,
                                     float           scale,
+                                    GError        **error);
+/* lk_op_attention with an optional causal mask: query row i (counted from the start of its
+ * batch) sees keys 0…i only, torch's tril(ones(Nq, Nk)), as CLIP's text encoder needs. */
+gboolean lk_op_attention_masked    (LkStream       *stream,
+                                    LkTensor       *q,
+                                    LkTensor       *k,
+                                    LkTensor       *v,
+                                    LkTensor       *o,
+                                    guint           heads,
+                                    float           scale,
+                                    gboolean        causal,
+                                    GError        **error);
+
+/* Embedding lookup: y [..., D] = table [V, D] rows at ids [...]. The ids are an f32 tensor of
+ * whole numbers (exact below 2^24, far above CLIP's 49408); an id outside [0, V) reads row
+ * V − 1 rather than outside the table, so callers validate ids on the host. */
+gboolean lk_op_embedding           (LkStream       *stream,
+                                    LkTensor       *table,
+                                    LkTensor       *ids,
+                                    LkTensor       *y,
                                     GError        **error);
 
 G_END_DECLS

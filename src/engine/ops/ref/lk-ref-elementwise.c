@@ -23,6 +23,7 @@ lk_ref_unary_value (LkUnaryOp op,
     case LK_UNARY_GELU: return 0.5 * v * (1.0 + erf (v / sqrt (2.0)));
     case LK_UNARY_SIGMOID: return 1.0 / (1.0 + exp (-v));
     case LK_UNARY_TANH: return tanh (v);
+    case LK_UNARY_QUICK_GELU: return v / (1.0 + exp (-1.702 * v));
     default: g_assert_not_reached ();
     }
 }

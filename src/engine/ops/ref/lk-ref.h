@@ -109,5 +109,23 @@ void  lk_ref_attention            (const float  *q,
                                    guint         heads,
                                    gsize         head_dim,
                                    float         scale);
+/* causal: query row i sees keys 0…i. */
+void  lk_ref_attention_masked     (const float  *q,
+                                   const float  *k,
+                                   const float  *v,
+                                   float        *o,
+                                   gsize         batch,
+                                   gsize         n_q,
+                                   gsize         n_k,
+                                   guint         heads,
+                                   gsize         head_dim,
+                                   float         scale,
+                                   gboolean      causal);
+/* table [V, D]; ids holds n whole numbers in [0, V); y [n, D]. */
+void  lk_ref_embedding            (const float  *table,
+                                   const float  *ids,
+                                   float        *y,
+                                   gsize         n,
+                                   gsize         dim);
 
 G_END_DECLS
