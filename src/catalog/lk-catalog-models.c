@@ -199,3 +199,86 @@ lk_catalog_has_ready_lora (LkCatalog  *self,
                      " AND removing = 0 LIMIT 1",
                      NULL, person_id, has_lora, error);
 }
+
+void
+lk_catalog_model_free (LkCatalogModel *model)
+{
+  if (model == NULL)
+    return;
+  g_free (model->role);
+  g_free (model->name);
+  g_free (model->path);
+  g_free (model->sha256);
+  g_free (model->source_url);
+  g_free (model->state);
+  g_free (model);
+}
+
+static LkCatalogModel *
+model_from_row (sqlite3_stmt *stmt)
+{
+  LkCatalogModel *model = g_new0 (LkCatalogModel, 1);
+
+  model->role = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  model->name = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  model->path = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+  model->size = sqlite3_column_type (stmt, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 3);
+  model->sha256 = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  model->source_url = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+  model->state = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+  return model;
+}
+
+#define MODEL_COLUMNS "SELECT role, name, path, size, sha256, source_url, state FROM models"
+
+GPtrArray *
+lk_catalog_list_models (LkCatalog  *self,
+                        GError    **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) models = NULL;
+  int rc;
+
+  g_return_val_if_fail (LK_IS_CATALOG (self), NULL);
+
+  stmt = lk_catalog_prepare (self, MODEL_COLUMNS " ORDER BY role, name", error);
+  if (stmt == NULL)
+    return NULL;
+  models = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_catalog_model_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (models, model_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      lk_catalog_set_db_error (self, error, "Could not read the models");
+      return NULL;
+    }
+  return g_steal_pointer (&models);
+}
+
+LkCatalogModel *
+lk_catalog_get_model (LkCatalog   *self,
+                      const char  *role,
+                      const char  *name,
+                      GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (LK_IS_CATALOG (self), NULL);
+  g_return_val_if_fail (role != NULL && name != NULL, NULL);
+
+  stmt = lk_catalog_prepare (self, MODEL_COLUMNS " WHERE role = ?1 AND name = ?2", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, role, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return model_from_row (stmt);
+  if (rc != SQLITE_DONE)
+    lk_catalog_set_db_error (self, error, "Could not read the models");
+  else
+    g_set_error (error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NOT_FOUND,
+                 "No model “%s” (%s) in the catalog", name, role);
+  return NULL;
+}

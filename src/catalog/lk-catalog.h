@@ -158,6 +158,28 @@ gboolean       lk_catalog_set_model           (LkCatalog      *self,
                                                const char     *source_url,
                                                const char     *state,
                                                GError        **error);
+/* One models row, as lk_catalog_list_models() returns it. path is relative to the data
+ * folder (downloaded) or absolute (adopted where it lies); size -1 and sha256 NULL when unknown. */
+typedef struct
+{
+  char   *role;
+  char   *name;
+  char   *path;
+  gint64  size;
+  char   *sha256;
+  char   *source_url;
+  char   *state;
+} LkCatalogModel;
+
+void           lk_catalog_model_free          (LkCatalogModel *model);
+/* Every models row (LkCatalogModel), by role then name. */
+GPtrArray     *lk_catalog_list_models         (LkCatalog      *self,
+                                               GError        **error);
+/* The row of (role, name), or NULL with LK_CATALOG_ERROR_NOT_FOUND. */
+LkCatalogModel *lk_catalog_get_model          (LkCatalog      *self,
+                                               const char     *role,
+                                               const char     *name,
+                                               GError        **error);
 /* Whether a model of this role (e.g. "base") is ready; FALSE only when the catalog could not
  * be read. */
 gboolean       lk_catalog_has_ready_model     (LkCatalog      *self,
@@ -206,6 +228,7 @@ typedef struct
 void            lk_catalog_check_free         (LkCatalogCheck *check);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LkCatalogCheck, lk_catalog_check_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LkCatalogModel, lk_catalog_model_free)
 
 /* Verifies every file against its row and hash and every file against some row. With repair,
  * a row whose file is missing or damaged goes (a damaged file moves to lost+found/), and so

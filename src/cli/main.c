@@ -25,6 +25,7 @@ static const struct
   { "photos", lk_cli_photos, "Add or list a person's photos" },
   { "templates", lk_cli_templates, "Add or list template photos" },
   { "catalog", lk_cli_catalog, "Check the catalog and repair what a crash left (catalog check)" },
+  { "models", lk_cli_models, "List, download, add, verify or scan for models" },
 };
 
 int

@@ -1,0 +1,952 @@
+/* test-models.c: the model manager against a SoupServer on 127.0.0.1 serving ../shared/models
+ *
+ * Copyright 2026 The Likeness authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The server runs on its own thread and main context, the download on the downloader's worker,
+ * and the test's main context receives the progress. URL paths choose the server's behaviour:
+ *   /files/REL  the file, with Range support
+ *   /cut/REL    the first request gets the headers and 40 % of the body, then the connection
+ *               closes; later requests behave like /files/
+ *   /drip/REL   the headers and 10 % of the body, then silence (for cancelling mid-body)
+ *   /slow/REL   the connection is accepted and nothing is ever written (for timeouts)
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "lk-catalog.h"
+#include "lk-catalog-files.h"
+#include "lk-model-download.h"
+#include "lk-model-registry.h"
+#include "lk-model-scan.h"
+#include "lk-safetensors.h"
+
+typedef struct
+{
+  GThread      *thread;
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupServer   *server;
+  GMutex        lock;
+  GCond         ready;
+  guint         port;
+  char         *root;
+  GPtrArray    *requests;  /* "PATH RANGE", under lock */
+  GPtrArray    *stalled;   /* stolen GIOStreams kept open */
+  guint         cuts;
+} Server;
+
+static Server server;
+static char *models_dir;
+
+/* ---- server ---------------------------------------------------------------------------- */
+
+static void
+write_partial (SoupServerMessage *msg,
+               const char        *data,
+               gsize              length,
+               gsize              sent,
+               gboolean           close)
+{
+  g_autoptr(GIOStream) stream = soup_server_message_steal_connection (msg);
+  g_autofree char *head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/"
+                                           "octet-stream\r\nContent-Length: %" G_GSIZE_FORMAT
+                                           "\r\n\r\n", length);
+  GOutputStream *out = g_io_stream_get_output_stream (stream);
+
+  g_output_stream_write_all (out, head, strlen (head), NULL, NULL, NULL);
+  g_output_stream_write_all (out, data, sent, NULL, NULL, NULL);
+  g_output_stream_flush (out, NULL, NULL);
+  if (close)
+    g_io_stream_close (stream, NULL, NULL);
+  else
+    g_ptr_array_add (server.stalled, g_steal_pointer (&stream));
+}
+
+static void
+server_cb (SoupServer        *soup_server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           user_data)
+{
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  const char *range = soup_message_headers_get_one (request, "Range");
+  g_autofree char *contents = NULL;
+  g_autofree char *file = NULL;
+  const char *relative;
+  gsize length;
+  SoupRange *ranges = NULL;
+  int n_ranges = 0;
+  gboolean cut = FALSE;
+
+  g_mutex_lock (&server.lock);
+  g_ptr_array_add (server.requests, g_strdup_printf ("%s %s", path, range ? range : "-"));
+  if (g_str_has_prefix (path, "/cut/"))
+    cut = server.cuts++ == 0;
+  g_mutex_unlock (&server.lock);
+
+  if (g_str_has_prefix (path, "/slow/"))
+    {
+      g_ptr_array_add (server.stalled, soup_server_message_steal_connection (msg));
+      return;
+    }
+  relative = strchr (path + 1, '/');
+  file = relative != NULL ? g_build_filename (server.root, relative + 1, NULL) : NULL;
+  if (file == NULL || strstr (relative, "..") != NULL ||
+      !g_file_get_contents (file, &contents, &length, NULL))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+  if (cut)
+    return write_partial (msg, contents, length, length * 2 / 5, TRUE);
+  if (g_str_has_prefix (path, "/drip/"))
+    return write_partial (msg, contents, length, length / 10, FALSE);
+
+  if (soup_message_headers_get_ranges (request, length, &ranges, &n_ranges) && n_ranges == 1)
+    {
+      goffset start = ranges[0].start, end = ranges[0].end;
+
+      soup_message_headers_free_ranges (request, ranges);
+      soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_COPY,
+                                        contents + start, end - start + 1);
+      soup_message_headers_set_content_range (soup_server_message_get_response_headers (msg),
+                                              start, end, length);
+      soup_server_message_set_status (msg, SOUP_STATUS_PARTIAL_CONTENT, NULL);
+      return;
+    }
+  if (range != NULL)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE, NULL);
+      return;
+    }
+  soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_COPY,
+                                    contents, length);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
+static gpointer
+server_thread (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  g_main_context_push_thread_default (server.context);
+  server.server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server.server, NULL, server_cb, NULL, NULL);
+  if (!soup_server_listen_local (server.server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+    g_error ("Could not listen: %s", error->message);
+  uris = soup_server_get_uris (server.server);
+  g_mutex_lock (&server.lock);
+  server.port = g_uri_get_port (uris->data);
+  g_cond_signal (&server.ready);
+  g_mutex_unlock (&server.lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (server.loop);
+
+  g_clear_pointer (&server.stalled, g_ptr_array_unref);
+  soup_server_disconnect (server.server);
+  g_clear_object (&server.server);
+  g_main_context_pop_thread_default (server.context);
+  return NULL;
+}
+
+static void
+server_start (void)
+{
+  g_mutex_init (&server.lock);
+  g_cond_init (&server.ready);
+  server.root = g_strdup (models_dir);
+  server.requests = g_ptr_array_new_with_free_func (g_free);
+  server.stalled = g_ptr_array_new_with_free_func (g_object_unref);
+  server.context = g_main_context_new ();
+  server.loop = g_main_loop_new (server.context, FALSE);
+  g_mutex_lock (&server.lock);
+  server.thread = g_thread_new ("test-server", server_thread, NULL);
+  while (server.port == 0)
+    g_cond_wait (&server.ready, &server.lock);
+  g_mutex_unlock (&server.lock);
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (server.loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+server_stop (void)
+{
+  g_main_context_invoke (server.context, quit_cb, NULL);
+  g_thread_join (server.thread);
+  g_main_loop_unref (server.loop);
+  g_main_context_unref (server.context);
+  g_ptr_array_unref (server.requests);
+  g_free (server.root);
+}
+
+static guint
+n_requests (void)
+{
+  guint n;
+
+  g_mutex_lock (&server.lock);
+  n = server.requests->len;
+  g_mutex_unlock (&server.lock);
+  return n;
+}
+
+static char *
+nth_request (guint index)
+{
+  char *request;
+
+  g_mutex_lock (&server.lock);
+  request = g_strdup (g_ptr_array_index (server.requests, index));
+  g_mutex_unlock (&server.lock);
+  return request;
+}
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+/* The pinned SHA-256 of a file under ../shared/models, from its SHA256SUMS. */
+static char *
+shared_sha256 (const char *relative)
+{
+  g_autofree char *sums_path = g_build_filename (models_dir, "SHA256SUMS", NULL);
+  g_autofree char *sums = NULL;
+  g_autofree char *needle = g_strconcat ("  ./", relative, "\n", NULL);
+  const char *at;
+
+  g_assert_true (g_file_get_contents (sums_path, &sums, NULL, NULL));
+  at = strstr (sums, needle);
+  g_assert_nonnull (at);
+  g_assert_true (at - sums >= 64);
+  return g_strndup (at - 64, 64);
+}
+
+static gint64
+shared_size (const char *relative)
+{
+  g_autofree char *path = g_build_filename (models_dir, relative, NULL);
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+/* A one-model registry: NAME with one file FILE fetched from URL_PATH on the test server. */
+static LkModelRegistry *
+make_registry (const char *name,
+               const char *file,
+               const char *url_path,
+               const char *sha256)
+{
+  g_autofree char *hash = sha256 != NULL ? g_strdup_printf ("\"%s\"", sha256) : g_strdup ("null");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  LkModelRegistry *registry;
+  char *json;
+
+  json = g_strdup_printf ("{ \"version\": 1, \"models\": [ { \"name\": \"%s\", \"role\": "
+                          "\"face-detect\", \"files\": [ { \"path\": \"%s\", \"size\": null, "
+                          "\"sha256\": %s, \"urls\": [ \"http://127.0.0.1:%u%s\" ] } ] } ] }",
+                          name, file, hash, server.port, url_path);
+  bytes = g_bytes_new_take (json, strlen (json));
+  registry = lk_model_registry_new_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  return registry;
+}
+
+typedef struct
+{
+  gboolean      done;
+  gboolean      ok;
+  GError       *error;
+  guint         notifies;
+} Run;
+
+static void
+run_done_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Run *run = user_data;
+
+  run->ok = lk_model_download_run_finish (LK_MODEL_DOWNLOAD (object), result, &run->error);
+  run->done = TRUE;
+}
+
+static void
+bytes_done_cb (LkModelDownload *download,
+               GParamSpec      *pspec,
+               Run             *run)
+{
+  /* Progress arrives on this (the caller's) thread. */
+  g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+  run->notifies++;
+}
+
+static void
+cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+/* Downloads NAME into data_dir and waits for it, iterating the main context. */
+static gboolean
+run_download (LkModelDownload  *download,
+              GCancellable     *cancellable,
+              gboolean          cancel_mid_body,
+              guint            *notifies,
+              GError          **error)
+{
+  Run run = { 0 };
+
+  g_signal_connect (download, "notify::bytes-done", G_CALLBACK (bytes_done_cb), &run);
+  lk_model_download_run_async (download, cancellable, run_done_cb, &run);
+  /* The /drip/ server sends its 10 % at once, then nothing: cancel while the read waits. */
+  if (cancel_mid_body)
+    g_timeout_add_once (500, cancel_cb, cancellable);
+  while (!run.done)
+    g_main_context_iteration (NULL, TRUE);
+  /* Let progress posted before the result land. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_signal_handlers_disconnect_by_func (download, bytes_done_cb, &run);
+  if (notifies != NULL)
+    *notifies = run.notifies;
+  if (run.error != NULL)
+    g_propagate_error (error, run.error);
+  return run.ok;
+}
+
+static char *
+make_data_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("likeness-models-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+  GFile *child;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL && g_file_enumerator_iterate (children, &info, &child, NULL, NULL) &&
+         info != NULL)
+    {
+      g_autofree char *child_path = g_file_get_path (child);
+
+      if (g_file_test (child_path, G_FILE_TEST_IS_DIR) &&
+          !g_file_test (child_path, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child_path);
+      else
+        g_unlink (child_path);
+    }
+  g_rmdir (path);
+}
+
+static LkCatalogModel *
+get_row (const char *data_dir,
+         const char *role,
+         const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkCatalog) catalog = lk_catalog_open (data_dir, &error);
+
+  g_assert_no_error (error);
+  return lk_catalog_get_model (catalog, role, name, NULL);
+}
+
+static char *
+model_file (const char *data_dir,
+            const char *name,
+            const char *file)
+{
+  return g_build_filename (data_dir, "models", name, file, NULL);
+}
+
+#define BLAZEFACE "human/blazeface.bin"
+
+#define REQUIRE_SHARED_MODELS() \
+  G_STMT_START { \
+    if (models_dir == NULL) \
+      { \
+        g_test_skip ("../shared/models not found; set LIKENESS_TEST_DATA to the shared folder"); \
+        return; \
+      } \
+  } G_STMT_END
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void
+test_download_run (void);
+
+static void
+test_download (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_download_run ();
+}
+
+static void
+test_download_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autoptr(LkModelRegistry) registry = make_registry ("blazeface", "blazeface.bin",
+                                                       "/files/" BLAZEFACE, sha256);
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autofree char *final = model_file (data_dir, "blazeface", "blazeface.bin");
+  g_autofree char *part = g_strconcat (final, ".part", NULL);
+  g_autofree char *got = NULL;
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+  guint notifies = 0, before;
+  goffset size;
+
+  (void) (run_download (download, NULL, FALSE, &notifies, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notifies, >, 0);
+  g_assert_cmpint (lk_model_download_get_bytes_done (download), ==, shared_size (BLAZEFACE));
+  g_assert_cmpint (lk_model_download_get_bytes_total (download), ==, shared_size (BLAZEFACE));
+  g_assert_cmpfloat (lk_model_download_get_fraction (download), ==, 1.0);
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  got = lk_catalog_files_hash (final, &size, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got, ==, sha256);
+
+  row = get_row (data_dir, "face-detect", "blazeface");
+  g_assert_nonnull (row);
+  g_assert_cmpstr (row->state, ==, "ready");
+  g_assert_cmpstr (row->sha256, ==, sha256);
+  g_assert_cmpstr (row->path, ==, "models/blazeface/blazeface.bin");
+  g_assert_cmpint (row->size, ==, size);
+
+  /* Verified once: a second run touches neither the network nor the bytes. */
+  before = n_requests ();
+  g_clear_object (&download);
+  download = lk_model_download_new (data_dir, registry, "blazeface");
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_requests (), ==, before);
+  g_assert_cmpstr (lk_model_download_get_message (download), ==, "Already installed");
+  remove_tree (data_dir);
+}
+
+static void
+test_resume_after_cut_run (void);
+
+static void
+test_resume_after_cut (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_resume_after_cut_run ();
+}
+
+static void
+test_resume_after_cut_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autoptr(LkModelRegistry) registry = make_registry ("blazeface", "blazeface.bin",
+                                                       "/cut/" BLAZEFACE, sha256);
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autofree char *final = model_file (data_dir, "blazeface", "blazeface.bin");
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *got = NULL;
+  g_autoptr(GError) error = NULL;
+  guint before = n_requests ();
+
+  g_mutex_lock (&server.lock);
+  server.cuts = 0;
+  g_mutex_unlock (&server.lock);
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_requests (), ==, before + 2);
+  first = nth_request (before);
+  second = nth_request (before + 1);
+  g_assert_cmpstr (first, ==, "/cut/" BLAZEFACE " -");
+  expected = g_strdup_printf ("/cut/" BLAZEFACE " bytes=%" G_GINT64_FORMAT "-",
+                              shared_size (BLAZEFACE) * 2 / 5);
+  g_assert_cmpstr (second, ==, expected);
+  got = lk_catalog_files_hash (final, NULL, NULL, &error);
+  g_assert_cmpstr (got, ==, sha256);
+  remove_tree (data_dir);
+}
+
+static void
+test_wrong_hash_run (void);
+
+static void
+test_wrong_hash (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_wrong_hash_run ();
+}
+
+static void
+test_wrong_hash_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
+  g_autoptr(LkModelRegistry) registry = make_registry ("blazeface", "blazeface.bin",
+                                                       "/files/" BLAZEFACE, wrong);
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autofree char *final = model_file (data_dir, "blazeface", "blazeface.bin");
+  g_autofree char *part = g_strconcat (final, ".part", NULL);
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_HASH_MISMATCH);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, wrong));
+  g_assert_nonnull (strstr (error->message, "deleted"));
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+  row = get_row (data_dir, "face-detect", "blazeface");
+  g_assert_cmpstr (row->state, ==, "corrupt");
+  remove_tree (data_dir);
+}
+
+static void
+test_not_found_run (void);
+
+static void
+test_not_found (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_not_found_run ();
+}
+
+static void
+test_not_found_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autoptr(LkModelRegistry) registry = make_registry ("gone", "gone.bin", "/files/no/such.bin",
+                                                       shared_sha256 (BLAZEFACE));
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "gone");
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/files/no/such.bin", server.port);
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_HTTP);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, url));
+  g_assert_nonnull (strstr (error->message, "404"));
+  row = get_row (data_dir, "face-detect", "gone");
+  g_assert_cmpstr (row->state, ==, "missing");
+  remove_tree (data_dir);
+}
+
+static void
+test_timeout_run (void);
+
+static void
+test_timeout (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_timeout_run ();
+}
+
+static void
+test_timeout_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autoptr(LkModelRegistry) registry = make_registry ("blazeface", "blazeface.bin",
+                                                       "/slow/" BLAZEFACE,
+                                                       shared_sha256 (BLAZEFACE));
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  lk_model_download_set_timeout (download, 1);
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NETWORK);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "Timed out"));
+  g_assert_nonnull (strstr (error->message, "/slow/" BLAZEFACE));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  remove_tree (data_dir);
+}
+
+static void
+test_cancel_run (void);
+
+static void
+test_cancel (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_cancel_run ();
+}
+
+static void
+test_cancel_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autoptr(LkModelRegistry) drip = make_registry ("blazeface", "blazeface.bin",
+                                                   "/drip/" BLAZEFACE, sha256);
+  g_autoptr(LkModelRegistry) files = make_registry ("blazeface", "blazeface.bin",
+                                                    "/files/" BLAZEFACE, sha256);
+  g_autofree char *final = model_file (data_dir, "blazeface", "blazeface.bin");
+  g_autofree char *part = g_strconcat (final, ".part", NULL);
+  g_autofree char *last = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(LkModelDownload) download = NULL;
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  /* Without keep-partial, a cancel mid-body leaves nothing. */
+  download = lk_model_download_new (data_dir, drip, "blazeface");
+  lk_model_download_set_keep_partial (download, FALSE);
+  cancellable = g_cancellable_new ();
+  g_assert_false (run_download (download, cancellable, TRUE, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+  row = get_row (data_dir, "face-detect", "blazeface");
+  g_assert_cmpstr (row->state, ==, "missing");
+  g_clear_error (&error);
+  g_clear_object (&download);
+  g_clear_object (&cancellable);
+
+  /* By default the .part stays (only it), and the next run resumes from it. */
+  download = lk_model_download_new (data_dir, drip, "blazeface");
+  cancellable = g_cancellable_new ();
+  g_assert_false (run_download (download, cancellable, TRUE, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_stat (part, &st), ==, 0);
+  g_assert_cmpint (st.st_size, >, 0);
+  g_assert_cmpint (st.st_size, <, shared_size (BLAZEFACE));
+  g_clear_error (&error);
+  g_clear_object (&download);
+
+  download = lk_model_download_new (data_dir, files, "blazeface");
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  last = nth_request (n_requests () - 1);
+  expected = g_strdup_printf ("/files/" BLAZEFACE " bytes=%" G_GINT64_FORMAT "-",
+                              (gint64) st.st_size);
+  g_assert_cmpstr (last, ==, expected);
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  remove_tree (data_dir);
+}
+
+static void
+test_unpinned_run (void);
+
+static void
+test_unpinned (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_unpinned_run ();
+}
+
+static void
+test_unpinned_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autoptr(LkModelRegistry) registry = make_registry ("blazeface", "blazeface.bin",
+                                                       "/files/" BLAZEFACE, NULL);
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+  guint before = n_requests ();
+
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_UNPINNED);
+  g_assert_cmpuint (n_requests (), ==, before);
+  g_clear_error (&error);
+
+  lk_model_download_set_trust_unpinned (download, TRUE);
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  row = get_row (data_dir, "face-detect", "blazeface");
+  g_assert_cmpstr (row->state, ==, "ready");
+  g_assert_cmpstr (row->sha256, ==, sha256);
+  remove_tree (data_dir);
+}
+
+static void
+test_registry_run (void);
+
+static void
+test_registry (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_registry_run ();
+}
+
+static void
+test_registry_run (void)
+{
+  g_autoptr(LkModelRegistry) registry = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *mirrored = NULL;
+  g_autofree char *vocab_sha256 = shared_sha256 ("clip/bpe_simple_vocab_16e6.txt.gz");
+  const LkModelEntry *entry;
+  const LkModelFileSpec *file;
+  const char *required[] = { "sd15", "vae-ft-mse", "controlnet-canny", "controlnet-openpose",
+                             "controlnet-tile", "controlnet-color", "clip-vocab", "blazeface",
+                             "facemesh", "selfie", "face-landmarks-68", "face-recognition",
+                             "esrgan-slim-x2", "esrgan-slim-x4", "esrgan-medium-x4" };
+
+  registry = lk_model_registry_new_default (&error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (required); i++)
+    g_assert_nonnull (lk_model_registry_lookup (registry, required[i]));
+
+  entry = lk_model_registry_lookup (registry, "sd15");
+  g_assert_cmpstr (entry->role, ==, "base");
+  g_assert_true (lk_model_entry_is_pinned (entry));
+  /* Unknown hashes stay unknown rather than guessed. */
+  g_assert_false (lk_model_entry_is_pinned (lk_model_registry_lookup (registry,
+                                                                      "controlnet-tile")));
+  /* Every small model's pin agrees with ../shared/models. */
+  entry = lk_model_registry_find_by_sha256 (registry, vocab_sha256, &file);
+  g_assert_nonnull (entry);
+  g_assert_cmpstr (entry->name, ==, "clip-vocab");
+  g_assert_cmpint (file->size, ==, shared_size ("clip/bpe_simple_vocab_16e6.txt.gz"));
+  for (guint i = 0; i < lk_model_registry_get_n_models (registry); i++)
+    {
+      const LkModelEntry *model = lk_model_registry_get_nth (registry, i);
+
+      for (guint j = 0; j < model->files->len; j++)
+        {
+          const LkModelFileSpec *spec = g_ptr_array_index (model->files, j);
+
+          g_assert_true (g_str_has_prefix (spec->urls[0], "https://"));
+        }
+    }
+
+  mirrored = lk_model_mirror_url ("https://huggingface.co/a/b/resolve/main/c.pth",
+                                  "http://mirror.example/models/");
+  g_assert_cmpstr (mirrored, ==, "http://mirror.example/models/huggingface.co/a/b/resolve/main/"
+                   "c.pth");
+  g_clear_pointer (&mirrored, g_free);
+  mirrored = lk_model_mirror_url ("https://github.com/x/y", NULL);
+  g_assert_cmpstr (mirrored, ==, "https://github.com/x/y");
+
+  /* A hostile registry: a file name that climbs out of its folder. */
+  {
+    const char *bad = "{ \"version\": 1, \"models\": [ { \"name\": \"x\", \"role\": \"base\", "
+                      "\"files\": [ { \"path\": \"../x\", \"sha256\": null, \"urls\": "
+                      "[ \"https://a/b\" ] } ] } ] }";
+    g_autoptr(GBytes) bytes = g_bytes_new_static (bad, strlen (bad));
+    g_autoptr(LkModelRegistry) hostile = lk_model_registry_new_from_bytes (bytes, &error);
+
+    g_assert_null (hostile);
+    g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_REGISTRY);
+  }
+}
+
+/* ---- scan ------------------------------------------------------------------------------ */
+
+static void
+write_weights (const char *dir,
+               const char *file,
+               const char *const *names,
+               const gint64 (*shapes)[4],
+               const guint *ndims,
+               guint n)
+{
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autofree LkSafetensorsEntry *entries = g_new0 (LkSafetensorsEntry, n);
+  g_autofree guint8 *zeros = g_malloc0 (320 * 768 * 2);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  for (guint i = 0; i < n; i++)
+    entries[i] = (LkSafetensorsEntry) { names[i], LK_WEIGHT_F16, ndims[i], shapes[i], zeros };
+  g_assert_true (lk_safetensors_write (path, entries, n, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static const LkModelScanItem *
+find_item (GPtrArray  *items,
+           const char *suffix)
+{
+  for (guint i = 0; i < items->len; i++)
+    {
+      const LkModelScanItem *item = g_ptr_array_index (items, i);
+
+      if (g_str_has_suffix (item->path, suffix))
+        return item;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_scan (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *webui = g_build_filename (data_dir, "stable-diffusion-webui", NULL);
+  g_autofree char *checkpoints = g_build_filename (webui, "models", "Stable-diffusion", NULL);
+  g_autofree char *loras = g_build_filename (webui, "models", "Lora", NULL);
+  g_autofree char *controlnets = g_build_filename (webui, "models", "ControlNet", NULL);
+  g_autofree char *vaes = g_build_filename (webui, "models", "VAE", NULL);
+  g_autofree char *readme = g_build_filename (loras, "readme.txt", NULL);
+  g_autoptr(LkCatalog) catalog = NULL;
+  g_autoptr(GPtrArray) items = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  const LkModelScanItem *item;
+  /* Real SD1.5 names; the detector reads the shapes of conv_in and the cross-attention key. */
+  const char *const checkpoint[] = {
+    "model.diffusion_model.input_blocks.0.0.weight",
+    "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+    "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
+    "first_stage_model.decoder.conv_in.weight",
+  };
+  const gint64 checkpoint_shapes[][4] = { { 320, 4, 3, 3 }, { 320, 768 }, { 8, 768 },
+                                          { 512, 4, 3, 3 } };
+  const guint checkpoint_ndims[] = { 4, 2, 2, 4 };
+  const gint64 inpaint_shapes[][4] = { { 320, 9, 3, 3 }, { 320, 768 }, { 8, 768 },
+                                       { 512, 4, 3, 3 } };
+  const char *const lora[] = {
+    "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
+    "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight",
+  };
+  const gint64 lora_shapes[][4] = { { 4, 768 }, { 320, 4 } };
+  const gint64 lora_xl_shapes[][4] = { { 4, 2048 }, { 320, 4 } };
+  const guint lora_ndims[] = { 2, 2 };
+  const char *const controlnet[] = {
+    "control_model.input_hint_block.0.weight",
+    "control_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+  };
+  const gint64 controlnet_shapes[][4] = { { 16, 3, 3, 3 }, { 320, 768 } };
+  const guint controlnet_ndims[] = { 4, 2 };
+  const char *const vae[] = { "encoder.down.0.block.0.conv1.weight",
+                              "decoder.up.0.block.0.conv1.weight" };
+  const gint64 vae_shapes[][4] = { { 4, 4, 3, 3 }, { 4, 4, 3, 3 } };
+  const guint vae_ndims[] = { 4, 4 };
+
+  write_weights (checkpoints, "tiny-sd15.safetensors", checkpoint, checkpoint_shapes,
+                 checkpoint_ndims, 4);
+  write_weights (checkpoints, "tiny-inpaint.safetensors", checkpoint, inpaint_shapes,
+                 checkpoint_ndims, 4);
+  write_weights (loras, "face.safetensors", lora, lora_shapes, lora_ndims, 2);
+  write_weights (loras, "xl-style.safetensors", lora, lora_xl_shapes, lora_ndims, 2);
+  write_weights (controlnets, "control_tiny_canny.safetensors", controlnet, controlnet_shapes,
+                 controlnet_ndims, 2);
+  write_weights (vaes, "tiny-vae.safetensors", vae, vae_shapes, vae_ndims, 2);
+  g_assert_true (g_file_set_contents (readme, "put LoRAs here\n", -1, NULL));
+
+  catalog = lk_catalog_open (data_dir, &error);
+  g_assert_no_error (error);
+  items = lk_models_scan (catalog, NULL, webui, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (items->len, ==, 7);
+  for (guint i = 0; i < items->len; i++)
+    {
+      item = g_ptr_array_index (items, i);
+      g_test_message ("%s: %s", item->path, item->note);
+    }
+
+  item = find_item (items, "tiny-sd15.safetensors");
+  g_assert_cmpint (item->klass, ==, LK_MODEL_CLASS_CHECKPOINT);
+  g_assert_true (item->recorded);
+  g_assert_cmpint (find_item (items, "tiny-inpaint.safetensors")->klass, ==,
+                   LK_MODEL_CLASS_CHECKPOINT_INPAINT);
+  g_assert_cmpint (find_item (items, "face.safetensors")->klass, ==, LK_MODEL_CLASS_LORA);
+  item = find_item (items, "xl-style.safetensors");
+  g_assert_cmpint (item->klass, ==, LK_MODEL_CLASS_UNSUPPORTED);
+  g_assert_false (item->recorded);
+  g_assert_nonnull (strstr (item->note, "SDXL"));
+  g_assert_cmpint (find_item (items, "control_tiny_canny.safetensors")->klass, ==,
+                   LK_MODEL_CLASS_CONTROLNET);
+  g_assert_cmpint (find_item (items, "tiny-vae.safetensors")->klass, ==, LK_MODEL_CLASS_VAE);
+  item = find_item (items, "readme.txt");
+  g_assert_cmpint (item->klass, ==, LK_MODEL_CLASS_NOT_MODEL);
+  g_assert_false (item->recorded);
+  g_assert_true (g_str_has_prefix (item->note, "ignored"));
+
+  /* Recorded by reference: absolute paths into the web UI tree, nothing copied. */
+  rows = lk_catalog_list_models (catalog, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 5);
+  {
+    g_autoptr(LkCatalogModel) base = lk_catalog_get_model (catalog, "base", "tiny-sd15", &error);
+    g_autofree char *expected = g_build_filename (checkpoints, "tiny-sd15.safetensors", NULL);
+    gboolean has_base = FALSE;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (base->path, ==, expected);
+    g_assert_cmpstr (base->state, ==, "ready");
+    g_assert_true (lk_catalog_has_ready_model (catalog, "base", &has_base, &error));
+    g_assert_true (has_base);
+  }
+  g_assert_false (g_file_test (g_build_filename (data_dir, "models", NULL), G_FILE_TEST_EXISTS));
+  remove_tree (data_dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  const char *test_data = g_getenv ("LIKENESS_TEST_DATA");
+  const char *source_dir = g_getenv ("LIKENESS_SOURCE_DIR");
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  if (test_data != NULL)
+    models_dir = g_build_filename (test_data, "models", NULL);
+  if (source_dir != NULL && (models_dir == NULL || !g_file_test (models_dir, G_FILE_TEST_IS_DIR)))
+    {
+      g_free (models_dir);
+      models_dir = g_build_filename (source_dir, "..", "shared", "models", NULL);
+    }
+
+  g_test_add_func ("/models/registry", test_registry);
+  g_test_add_func ("/models/scan", test_scan);
+  g_test_add_func ("/models/download", test_download);
+  g_test_add_func ("/models/resume-after-cut", test_resume_after_cut);
+  g_test_add_func ("/models/wrong-hash", test_wrong_hash);
+  g_test_add_func ("/models/not-found", test_not_found);
+  g_test_add_func ("/models/timeout", test_timeout);
+  g_test_add_func ("/models/cancel", test_cancel);
+  g_test_add_func ("/models/unpinned", test_unpinned);
+
+  if (models_dir == NULL || !g_file_test (models_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_test_message ("No ../shared/models (set LIKENESS_TEST_DATA or LIKENESS_SOURCE_DIR)");
+      g_free (models_dir);
+      models_dir = NULL;
+    }
+  if (models_dir == NULL)
+    {
+      /* Only the scan needs no shared data; every other test skips. */
+      return g_test_run ();
+    }
+  server_start ();
+  status = g_test_run ();
+  server_stop ();
+  g_free (models_dir);
+  return status;
+}
