@@ -31,6 +31,7 @@ static const struct
 
 typedef struct
 {
+  gboolean header_only;
   gboolean prepared;
   int      width;
   int      height;
@@ -45,6 +46,10 @@ size_prepared_cb (GdkPixbufLoader *loader,
   probe->prepared = TRUE;
   probe->width = width;
   probe->height = height;
+  /* A loader allocates the full-size pixbuf right after this signal, inside the same write: a
+   * zero size makes it stop there instead, so a bomb never gets its memory. */
+  if (probe->header_only)
+    gdk_pixbuf_loader_set_size (loader, 0, 0);
 }
 
 static gboolean
@@ -120,7 +125,7 @@ lk_catalog_image_inspect (GBytes              *bytes,
   GdkPixbuf *pixbuf;
   const char *orientation;
   const guint8 *data;
-  Probe probe = { 0 };
+  Probe probe = { .header_only = TRUE };
   Probe decoded = { 0 };
   gboolean probe_closed = FALSE;
   gsize len;
