@@ -8,7 +8,7 @@
 #include "config.h"
 
 #include "lk-clip.h"
-#include "lk-ops.h"
+#include "lk-nn-graph.h"
 
 #define HEAD_DIM   64
 #define LAYER_NORM_EPS 1e-5f
@@ -311,53 +311,6 @@ lk_clip_text_model_get_context (LkClipTextModel *self)
   return self->context;
 }
 
-/* torch's Linear: y = x · wᵀ + b, y [batch, context, out]. */
-static LkTensor *
-linear (LkArena   *arena,
-        LkStream  *stream,
-        LkTensor  *x,
-        LkTensor  *w,
-        LkTensor  *b,
-        GError   **error)
-{
-  LkGemmOptions options = { FALSE, TRUE, 1.0f };
-  gint64 shape[3] = { x->shape[0], x->shape[1], w->shape[0] };
-  g_autoptr(LkTensor) y = lk_arena_tensor (arena, LK_DTYPE_F32, 3, shape, error);
-
-  if (y == NULL || !lk_op_gemm (stream, x, w, b, y, &options, error))
-    return NULL;
-  return g_steal_pointer (&y);
-}
-
-static LkTensor *
-layer_norm (LkArena   *arena,
-            LkStream  *stream,
-            LkTensor  *x,
-            LkTensor  *w,
-            LkTensor  *b,
-            GError   **error)
-{
-  g_autoptr(LkTensor) y = lk_arena_tensor (arena, LK_DTYPE_F32, x->ndim, x->shape, error);
-
-  if (y == NULL || !lk_op_layer_norm (stream, x, w, b, y, LAYER_NORM_EPS, error))
-    return NULL;
-  return g_steal_pointer (&y);
-}
-
-static LkTensor *
-add (LkArena   *arena,
-     LkStream  *stream,
-     LkTensor  *a,
-     LkTensor  *b,
-     GError   **error)
-{
-  g_autoptr(LkTensor) y = lk_arena_tensor (arena, LK_DTYPE_F32, a->ndim, a->shape, error);
-
-  if (y == NULL || !lk_op_add (stream, a, b, y, error))
-    return NULL;
-  return g_steal_pointer (&y);
-}
-
 /* One pre-LN block: x + attn(ln1(x)), then + mlp(ln2(·)). */
 static LkTensor *
 block_forward (LkClipTextModel *self,
@@ -370,10 +323,11 @@ block_forward (LkClipTextModel *self,
   g_autoptr(LkTensor) h = NULL, q = NULL, k = NULL, v = NULL, attn = NULL, proj = NULL;
   g_autoptr(LkTensor) x1 = NULL, h2 = NULL, fc1 = NULL, fc2 = NULL;
 
-  if ((h = layer_norm (arena, stream, x, layer->ln1_w, layer->ln1_b, error)) == NULL ||
-      (q = linear (arena, stream, h, layer->q_w, layer->q_b, error)) == NULL ||
-      (k = linear (arena, stream, h, layer->k_w, layer->k_b, error)) == NULL ||
-      (v = linear (arena, stream, h, layer->v_w, layer->v_b, error)) == NULL ||
+  if ((h = lk_graph_layer_norm (arena, stream, x, layer->ln1_w, layer->ln1_b, LAYER_NORM_EPS,
+                               error)) == NULL ||
+      (q = lk_graph_linear (arena, stream, h, layer->q_w, layer->q_b, error)) == NULL ||
+      (k = lk_graph_linear (arena, stream, h, layer->k_w, layer->k_b, error)) == NULL ||
+      (v = lk_graph_linear (arena, stream, h, layer->v_w, layer->v_b, error)) == NULL ||
       (attn = lk_arena_tensor (arena, LK_DTYPE_F32, 3, q->shape, error)) == NULL ||
       !lk_op_attention_masked (stream, q, k, v, attn, self->width / HEAD_DIM, 0.0f, TRUE, error))
     return NULL;
@@ -381,21 +335,22 @@ block_forward (LkClipTextModel *self,
   g_clear_pointer (&q, lk_tensor_unref);
   g_clear_pointer (&k, lk_tensor_unref);
   g_clear_pointer (&v, lk_tensor_unref);
-  if ((proj = linear (arena, stream, attn, layer->out_w, layer->out_b, error)) == NULL ||
-      (x1 = add (arena, stream, x, proj, error)) == NULL)
+  if ((proj = lk_graph_linear (arena, stream, attn, layer->out_w, layer->out_b, error)) == NULL ||
+      (x1 = lk_graph_add (arena, stream, x, proj, error)) == NULL)
     return NULL;
   g_clear_pointer (&attn, lk_tensor_unref);
   g_clear_pointer (&proj, lk_tensor_unref);
 
-  if ((h2 = layer_norm (arena, stream, x1, layer->ln2_w, layer->ln2_b, error)) == NULL ||
-      (fc1 = linear (arena, stream, h2, layer->fc1_w, layer->fc1_b, error)) == NULL ||
+  if ((h2 = lk_graph_layer_norm (arena, stream, x1, layer->ln2_w, layer->ln2_b, LAYER_NORM_EPS,
+                                error)) == NULL ||
+      (fc1 = lk_graph_linear (arena, stream, h2, layer->fc1_w, layer->fc1_b, error)) == NULL ||
       !lk_op_unary (stream, LK_UNARY_QUICK_GELU, fc1, 1.0f, 0.0f, fc1, error))
     return NULL;
   g_clear_pointer (&h2, lk_tensor_unref);
-  if ((fc2 = linear (arena, stream, fc1, layer->fc2_w, layer->fc2_b, error)) == NULL)
+  if ((fc2 = lk_graph_linear (arena, stream, fc1, layer->fc2_w, layer->fc2_b, error)) == NULL)
     return NULL;
   g_clear_pointer (&fc1, lk_tensor_unref);
-  return add (arena, stream, x1, fc2, error);
+  return lk_graph_add (arena, stream, x1, fc2, error);
 }
 
 LkTensor *
@@ -444,7 +399,7 @@ lk_clip_text_model_forward (LkClipTextModel  *self,
       !lk_tensor_upload_f32 (ids_tensor, stream, id_values, error) ||
       (tokens = lk_arena_tensor (arena, LK_DTYPE_F32, 3, x_shape, error)) == NULL ||
       !lk_op_embedding (stream, self->token_embedding, ids_tensor, tokens, error) ||
-      (x = add (arena, stream, tokens, self->position_embedding, error)) == NULL)
+      (x = lk_graph_add (arena, stream, tokens, self->position_embedding, error)) == NULL)
     return NULL;
   g_clear_pointer (&ids_tensor, lk_tensor_unref);
   g_clear_pointer (&tokens, lk_tensor_unref);
@@ -458,7 +413,8 @@ lk_clip_text_model_forward (LkClipTextModel  *self,
       lk_tensor_unref (x);
       x = next;
     }
-  return layer_norm (arena, stream, x, self->final_ln_w, self->final_ln_b, error);
+  return lk_graph_layer_norm (arena, stream, x, self->final_ln_w, self->final_ln_b, LAYER_NORM_EPS,
+                              error);
 }
 
 void

@@ -39,6 +39,37 @@ lk_ops_grid_1d (LkContext *context,
 }
 
 gboolean
+lk_ops_dispatch_1d (LkStream        *stream,
+                    const char      *shader,
+                    const guint32   *spec_ops,
+                    guint            n_spec_ops,
+                    const LkBinding *bindings,
+                    guint            n_bindings,
+                    const void      *push,
+                    gsize            push_size,
+                    guint64          n,
+                    GError         **error)
+{
+  LkContext *context = lk_stream_get_context (stream);
+  guint32 spec[LK_MAX_SPEC_CONSTANTS] = { LK_OPS_LOCAL_SIZE_1D, 1, 1 };
+  LkPipeline *pipeline;
+  guint32 gx, gy;
+
+  g_assert (n_spec_ops + 3 <= LK_MAX_SPEC_CONSTANTS);
+  if (n == 0)
+    return TRUE;
+  for (guint i = 0; i < n_spec_ops; i++)
+    spec[3 + i] = spec_ops[i];
+  pipeline = lk_context_get_pipeline (context, shader, n_bindings, push_size, spec,
+                                      3 + n_spec_ops, error);
+  if (pipeline == NULL)
+    return FALSE;
+  lk_ops_grid_1d (context, (n + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, &gx, &gy);
+  lk_stream_dispatch (stream, pipeline, bindings, n_bindings, push, push_size, gx, gy, 1);
+  return TRUE;
+}
+
+gboolean
 lk_ops_check_fits (LkTensor    *t,
                    const char  *op,
                    const char  *what,

@@ -18,35 +18,6 @@ is_f16 (LkTensor *t)
   return t->dtype == LK_DTYPE_F16;
 }
 
-/* Records a 1-D kernel over n elements whose bindings are all bound whole. */
-static gboolean
-dispatch_1d (LkStream       *stream,
-             const char     *shader,
-             const guint32  *spec_ops,
-             guint           n_spec_ops,
-             LkBinding      *bindings,
-             guint           n_bindings,
-             const void     *push,
-             gsize           push_size,
-             guint64         n,
-             GError        **error)
-{
-  LkContext *context = lk_stream_get_context (stream);
-  guint32 spec[LK_MAX_SPEC_CONSTANTS] = { LK_OPS_LOCAL_SIZE_1D, 1, 1 };
-  LkPipeline *pipeline;
-  guint32 gx, gy;
-
-  g_assert (n_spec_ops + 3 <= LK_MAX_SPEC_CONSTANTS);
-  for (guint i = 0; i < n_spec_ops; i++)
-    spec[3 + i] = spec_ops[i];
-  pipeline = lk_context_get_pipeline (context, shader, n_bindings, push_size, spec, 3 + n_spec_ops, error);
-  if (pipeline == NULL)
-    return FALSE;
-  lk_ops_grid_1d (context, (n + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, &gx, &gy);
-  lk_stream_dispatch (stream, pipeline, bindings, n_bindings, push, push_size, gx, gy, 1);
-  return TRUE;
-}
-
 gboolean
 lk_op_unary (LkStream   *stream,
              LkUnaryOp   op,
@@ -78,8 +49,8 @@ lk_op_unary (LkStream   *stream,
         lk_tensor_binding_range (y, first, count, LK_ACCESS_WRITE),
       };
 
-      if (!dispatch_1d (stream, "unary", spec, G_N_ELEMENTS (spec), bindings, 2, &push, sizeof push,
-                        count, error))
+      if (!lk_ops_dispatch_1d (stream, "unary", spec, G_N_ELEMENTS (spec), bindings, 2, &push,
+                               sizeof push, count, error))
         return FALSE;
     }
   return TRUE;
@@ -206,8 +177,8 @@ lk_op_binary (LkStream    *stream,
       push.base = first;
       push.a_base = a_full ? first : 0;
       push.b_base = b_full ? first : 0;
-      if (!dispatch_1d (stream, "binary", spec, G_N_ELEMENTS (spec), bindings, 3, &push, sizeof push,
-                        count, error))
+      if (!lk_ops_dispatch_1d (stream, "binary", spec, G_N_ELEMENTS (spec), bindings, 3, &push,
+                               sizeof push, count, error))
         return FALSE;
     }
   return TRUE;
@@ -323,11 +294,11 @@ lk_op_concat_channels (LkStream  *stream,
   push.inner = y->shape[2] * y->shape[3];
   push.ca = a->shape[1];
   push.cb = b->shape[1];
-  return dispatch_1d (stream, "concat", spec, G_N_ELEMENTS (spec),
-                      (LkBinding[]) { lk_tensor_binding (a, LK_ACCESS_READ),
-                                      lk_tensor_binding (b, LK_ACCESS_READ),
-                                      lk_tensor_binding (y, LK_ACCESS_WRITE) },
-                      3, &push, sizeof push, push.n, error);
+  return lk_ops_dispatch_1d (stream, "concat", spec, G_N_ELEMENTS (spec),
+                             (LkBinding[]) { lk_tensor_binding (a, LK_ACCESS_READ),
+                                             lk_tensor_binding (b, LK_ACCESS_READ),
+                                             lk_tensor_binding (y, LK_ACCESS_WRITE) },
+                             3, &push, sizeof push, push.n, error);
 }
 
 gboolean
@@ -356,10 +327,10 @@ lk_op_upsample_nearest2x (LkStream  *stream,
   push.n = lk_tensor_numel (y);
   push.h = x->shape[2];
   push.w = x->shape[3];
-  return dispatch_1d (stream, "upsample_nearest2x", spec, G_N_ELEMENTS (spec),
-                      (LkBinding[]) { lk_tensor_binding (x, LK_ACCESS_READ),
-                                      lk_tensor_binding (y, LK_ACCESS_WRITE) },
-                      2, &push, sizeof push, push.n, error);
+  return lk_ops_dispatch_1d (stream, "upsample_nearest2x", spec, G_N_ELEMENTS (spec),
+                             (LkBinding[]) { lk_tensor_binding (x, LK_ACCESS_READ),
+                                             lk_tensor_binding (y, LK_ACCESS_WRITE) },
+                             2, &push, sizeof push, push.n, error);
 }
 
 gboolean
@@ -387,8 +358,8 @@ lk_op_timestep_embedding (LkStream  *stream,
   push.dim = y->shape[1];
   push.log_max_period = logf (max_period);
   push.flip = flip_sin_to_cos;
-  return dispatch_1d (stream, "timestep_embedding", spec, G_N_ELEMENTS (spec),
-                      (LkBinding[]) { lk_tensor_binding (t, LK_ACCESS_READ),
-                                      lk_tensor_binding (y, LK_ACCESS_WRITE) },
-                      2, &push, sizeof push, push.n, error);
+  return lk_ops_dispatch_1d (stream, "timestep_embedding", spec, G_N_ELEMENTS (spec),
+                             (LkBinding[]) { lk_tensor_binding (t, LK_ACCESS_READ),
+                                             lk_tensor_binding (y, LK_ACCESS_WRITE) },
+                             2, &push, sizeof push, push.n, error);
 }

@@ -18,6 +18,18 @@ void     lk_ops_grid_1d            (LkContext     *context,
                                     guint64        n_groups,
                                     guint32       *groups_x,
                                     guint32       *groups_y);
+/* Records a 1-D kernel over n elements, LK_OPS_LOCAL_SIZE_1D per workgroup, with spec constants
+ * local size, 1, 1 and then @spec_ops; nothing for n = 0. */
+gboolean lk_ops_dispatch_1d        (LkStream        *stream,
+                                    const char      *shader,
+                                    const guint32   *spec_ops,
+                                    guint            n_spec_ops,
+                                    const LkBinding *bindings,
+                                    guint            n_bindings,
+                                    const void      *push,
+                                    gsize            push_size,
+                                    guint64          n,
+                                    GError         **error);
 gboolean lk_ops_check_fits         (LkTensor      *t,
                                     const char    *op,
                                     const char    *what,

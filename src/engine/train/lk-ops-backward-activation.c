@@ -32,7 +32,7 @@ lk_op_activation_backward (LkStream      *stream,
     return FALSE;
 
   push.n = lk_tensor_numel (x);
-  return lk_backward_dispatch_1d (stream, "activation_backward", spec, G_N_ELEMENTS (spec),
+  return lk_ops_dispatch_1d (stream, "activation_backward", spec, G_N_ELEMENTS (spec),
                                   (LkBinding[]) { lk_tensor_binding (x, LK_ACCESS_READ),
                                                   lk_tensor_binding (dy, LK_ACCESS_READ),
                                                   lk_tensor_binding (dx, LK_ACCESS_WRITE) },
@@ -73,7 +73,7 @@ lk_op_geglu_backward (LkStream  *stream,
 
   push.n = lk_tensor_numel (dy);
   push.h = h;
-  return lk_backward_dispatch_1d (stream, "geglu_backward", spec, G_N_ELEMENTS (spec),
+  return lk_ops_dispatch_1d (stream, "geglu_backward", spec, G_N_ELEMENTS (spec),
                                   (LkBinding[]) { lk_tensor_binding (x, LK_ACCESS_READ),
                                                   lk_tensor_binding (dy, LK_ACCESS_READ),
                                                   lk_tensor_binding (dx, LK_ACCESS_WRITE) },

@@ -1,4 +1,4 @@
-/* lk-ops-backward-common.c: checks, 1-D dispatch and the column sum the backward ops share
+/* lk-ops-backward-common.c: checks and the column sum the backward ops share
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -21,37 +21,6 @@ lk_backward_check (LkTensor    *t,
                    GError     **error)
 {
   return lk_ops_check_contiguous (t, op, what, error) && lk_ops_check_fits (t, op, what, error);
-}
-
-gboolean
-lk_backward_dispatch_1d (LkStream        *stream,
-                         const char      *shader,
-                         const guint32   *spec_ops,
-                         guint            n_spec_ops,
-                         const LkBinding *bindings,
-                         guint            n_bindings,
-                         const void      *push,
-                         gsize            push_size,
-                         guint64          n,
-                         GError         **error)
-{
-  LkContext *context = lk_stream_get_context (stream);
-  guint32 spec[LK_MAX_SPEC_CONSTANTS] = { LK_OPS_LOCAL_SIZE_1D, 1, 1 };
-  LkPipeline *pipeline;
-  guint32 gx, gy;
-
-  g_assert (n_spec_ops + 3 <= LK_MAX_SPEC_CONSTANTS);
-  if (n == 0)
-    return TRUE;
-  for (guint i = 0; i < n_spec_ops; i++)
-    spec[3 + i] = spec_ops[i];
-  pipeline = lk_context_get_pipeline (context, shader, n_bindings, push_size, spec,
-                                      3 + n_spec_ops, error);
-  if (pipeline == NULL)
-    return FALSE;
-  lk_ops_grid_1d (context, (n + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, &gx, &gy);
-  lk_stream_dispatch (stream, pipeline, bindings, n_bindings, push, push_size, gx, gy, 1);
-  return TRUE;
 }
 
 /* One stage: chunk i of ROWS_PER_CHUNK rows → row i of @y. */

@@ -141,7 +141,7 @@ lk_op_adamw_step (LkStream             *stream,
   push.grad_scale = o.grad_scale;
   push.max_norm = o.max_grad_norm;
 
-  return lk_backward_dispatch_1d (stream, "adamw", spec, G_N_ELEMENTS (spec),
+  return lk_ops_dispatch_1d (stream, "adamw", spec, G_N_ELEMENTS (spec),
                                   (LkBinding[]) {
                                     lk_tensor_binding (param, LK_ACCESS_READ_WRITE),
                                     lk_tensor_binding (grad, LK_ACCESS_READ),

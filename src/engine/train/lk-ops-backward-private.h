@@ -21,17 +21,6 @@ gboolean lk_backward_check         (LkTensor       *t,
                                     const char     *op,
                                     const char     *what,
                                     GError        **error);
-/* Records a 1-D kernel over n elements, LK_OPS_LOCAL_SIZE_1D per workgroup. */
-gboolean lk_backward_dispatch_1d   (LkStream       *stream,
-                                    const char     *shader,
-                                    const guint32  *spec_ops,
-                                    guint           n_spec_ops,
-                                    const LkBinding *bindings,
-                                    guint           n_bindings,
-                                    const void     *push,
-                                    gsize           push_size,
-                                    guint64         n,
-                                    GError        **error);
 /* y[c] = Σ_r x[x_offset + r · row_stride + c] for c < cols: the column sum of a strided
  * matrix inside x (elements), into the first cols elements of y. */
 gboolean lk_backward_sum_columns   (LkStream       *stream,
