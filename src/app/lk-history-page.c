@@ -57,6 +57,7 @@ show_generation (LkHistoryPage *self,
   g_autofree char *when = NULL;
   g_autofree char *similarity = NULL;
   g_autofree char *params = NULL;
+  g_autofree char *seed = NULL;
 
   g_set_object (&self->shown, generation);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "history.save", generation != NULL);
@@ -75,8 +76,11 @@ show_generation (LkHistoryPage *self,
   created = g_date_time_new_from_unix_local (lk_generation_get_created_at (generation));
   when = g_date_time_format (created, "%x %X");
   similarity = describe_similarity (generation);
-  params = g_strdup_printf (_("%s\n%s\nSeed %" G_GINT64_FORMAT "\nParameters %s\nModels %s"),
-                            when, similarity, lk_generation_get_seed (generation),
+  /* The seed is formatted apart: a G_GINT64_FORMAT inside the msgid would cut it short for
+   * xgettext, which does not expand macros. */
+  seed = g_strdup_printf ("%" G_GINT64_FORMAT, lk_generation_get_seed (generation));
+  params = g_strdup_printf (_("%s\n%s\nSeed %s\nParameters %s\nModels %s"),
+                            when, similarity, seed,
                             lk_generation_get_params (generation),
                             lk_generation_get_model_hashes (generation));
   gtk_label_set_label (self->title_label, lk_generation_get_people (generation) != NULL

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+# test-flatpak-manifest.py: the Flatpak manifest parses, names the app as its desktop file and
+# metainfo do, keeps to the agreed sandbox holes, and pins every source it fetches.
+#
+# Copyright 2026 The Likeness authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Usage: test-flatpak-manifest.py SOURCE_ROOT   (TAP output)
+
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+APP_ID_DESKTOP = 'data/io.github.likeness.Likeness.desktop.in'
+METAINFO = 'data/io.github.likeness.Likeness.metainfo.xml.in'
+MANIFEST = 'flatpak/io.github.likeness.Likeness.json'
+FINISH_ARGS = {
+    '--device=dri',
+    '--share=ipc',
+    '--socket=wayland',
+    '--socket=fallback-x11',
+    '--share=network',
+}
+SHA256 = re.compile(r'^[0-9a-f]{64}$')
+COMMIT = re.compile(r'^[0-9a-f]{40}$')
+# Sources that live in the checkout itself need no pin.
+LOCAL_TYPES = {'dir', 'script', 'inline', 'shell', 'patch'}
+
+results = []
+
+
+def check(name, ok, detail=''):
+    results.append((name, ok, detail))
+
+
+def modules(items):
+    for module in items:
+        if isinstance(module, str):  # a path to another manifest file: none here
+            yield module, None
+            continue
+        yield module.get('name', '?'), module
+        yield from modules(module.get('modules', []))
+
+
+def source_pinned(source):
+    kind = source.get('type', '')
+    if kind in LOCAL_TYPES:
+        return kind != 'patch' or 'url' not in source
+    if kind == 'git':
+        return bool(COMMIT.match(source.get('commit', '')))
+    if kind in ('file', 'archive', 'extra-data'):
+        return bool(SHA256.match(source.get('sha256', '')))
+    return False
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..')
+    try:
+        with open(os.path.join(root, MANIFEST), encoding='utf-8') as f:
+            manifest = json.load(f)
+        check('manifest parses as JSON', isinstance(manifest, dict))
+    except (OSError, ValueError) as e:
+        check('manifest parses as JSON', False, str(e))
+        manifest = {}
+
+    app_id = manifest.get('id') or manifest.get('app-id')
+    desktop_id = os.path.basename(APP_ID_DESKTOP)[:-len('.desktop.in')]
+    check('id equals the desktop file basename', app_id == desktop_id,
+          f'{app_id!r} != {desktop_id!r}')
+    metainfo_id = ET.parse(os.path.join(root, METAINFO)).getroot().findtext('id')
+    check('id equals the metainfo <id>', app_id == metainfo_id, f'{app_id!r} != {metainfo_id!r}')
+    check('command is likeness', manifest.get('command') == 'likeness',
+          repr(manifest.get('command')))
+
+    finish = manifest.get('finish-args', [])
+    check('finish-args are exactly the agreed set',
+          set(finish) == FINISH_ARGS and len(finish) == len(FINISH_ARGS),
+          f'extra {sorted(set(finish) - FINISH_ARGS)}, missing {sorted(FINISH_ARGS - set(finish))}')
+    check('no filesystem access (portals only)',
+          not any(a.startswith('--filesystem') for a in finish))
+
+    all_modules = list(modules(manifest.get('modules', [])))
+    check('manifest has modules', len(all_modules) > 0)
+    for name, module in all_modules:
+        if module is None:
+            check(f'module {name} is inline', False, 'external module files are not checked')
+            continue
+        sources = module.get('sources', [])
+        for i, source in enumerate(sources):
+            if isinstance(source, str):
+                check(f'module {name} source {i} is inline', False, source)
+                continue
+            what = source.get('url') or source.get('path') or source.get('type')
+            check(f'module {name} source {i} ({what}) is pinned', source_pinned(source),
+                  'needs sha256 (file/archive) or commit (git)')
+
+    likeness = [m for n, m in all_modules if n == 'likeness' and m is not None]
+    check('likeness module runs its tests',
+          len(likeness) == 1 and likeness[0].get('run-tests') is True)
+
+    print(f'1..{len(results)}')
+    failed = 0
+    for n, (name, ok, detail) in enumerate(results, 1):
+        print(f'{"ok" if ok else "not ok"} {n} - {name}')
+        if not ok:
+            failed += 1
+            if detail:
+                print(f'# {detail}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
