@@ -96,3 +96,65 @@ lk_graph_conv2d (LkArena   *arena,
     return NULL;
   return g_steal_pointer (&y);
 }
+
+const LkWeightInfo *
+lk_weight_source_require (const LkWeightSource  *source,
+                          const char            *name,
+                          LkWeights            **weights,
+                          GError               **error)
+{
+  if (source->files != NULL)
+    return lk_model_files_require (source->files, name, weights, error);
+  *weights = source->weights;
+  return lk_weights_require (source->weights, name, error);
+}
+
+static char *
+describe_shape (guint         ndim,
+                const gint64 *shape)
+{
+  GString *s = g_string_new ("[");
+
+  for (guint i = 0; i < ndim; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i > 0 ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+LkTensor *
+lk_graph_load_f16 (const LkWeightSource  *source,
+                   LkStream              *stream,
+                   const char            *name,
+                   guint                  ndim,
+                   const gint64          *shape,
+                   const char            *architecture,
+                   GError               **error)
+{
+  const LkWeightInfo *info;
+  LkWeights *weights;
+  g_autofree guint16 *halves = NULL;
+  g_autoptr(LkTensor) tensor = NULL;
+  gboolean same;
+
+  if ((info = lk_weight_source_require (source, name, &weights, error)) == NULL)
+    return NULL;
+  same = info->ndim == ndim;
+  for (guint i = 0; same && i < ndim; i++)
+    same = info->shape[i] == shape[i];
+  if (!same)
+    {
+      g_autofree char *found = describe_shape (info->ndim, info->shape);
+      g_autofree char *expected = describe_shape (ndim, shape);
+
+      g_set_error (error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
+                   "%s is %s where %s has %s", name, found, architecture, expected);
+      return NULL;
+    }
+  if ((halves = lk_weights_dup_f16 (weights, info, error)) == NULL)
+    return NULL;
+  tensor = lk_tensor_new (lk_stream_get_context (stream), LK_DTYPE_F16, ndim, shape, error);
+  if (tensor == NULL ||
+      !lk_stream_upload (stream, tensor->buffer, tensor->offset, halves, info->numel * 2, error))
+    return NULL;
+  return g_steal_pointer (&tensor);
+}

@@ -10,6 +10,8 @@
 #pragma once
 
 #include "lk-ops.h"
+#include "lk-model-kind.h"
+#include "lk-weights.h"
 
 G_BEGIN_DECLS
 
@@ -51,5 +53,26 @@ LkTensor *lk_graph_conv2d      (LkArena   *arena,
                                 LkTensor  *b,
                                 guint      stride,
                                 GError   **error);
+
+/* Where a module's tensors come from: one weights file, or a checkpoint's module set. */
+typedef struct
+{
+  LkWeights    *weights;
+  LkModelFiles *files;
+} LkWeightSource;
+
+const LkWeightInfo *lk_weight_source_require (const LkWeightSource *source,
+                                              const char           *name,
+                                              LkWeights           **weights,
+                                              GError              **error);
+/* Looks @name up, checks that its shape is exactly @shape (an LK_MODEL_ERROR naming the tensor
+ * and @architecture, e.g. "an SD1.x UNet", otherwise) and uploads it as f16. */
+LkTensor *lk_graph_load_f16    (const LkWeightSource *source,
+                                LkStream             *stream,
+                                const char           *name,
+                                guint                 ndim,
+                                const gint64         *shape,
+                                const char           *architecture,
+                                GError              **error);
 
 G_END_DECLS

@@ -70,42 +70,11 @@ struct _LkUnet
 
 G_DEFINE_BOXED_TYPE (LkUnet, lk_unet, lk_unet_ref, lk_unet_unref)
 
-/* Where tensors come from: a single file, or a checkpoint's module set. */
-typedef struct
-{
-  LkWeights    *weights;
-  LkModelFiles *files;
-} Source;
-
-static const LkWeightInfo *
-source_require (const Source  *source,
-                const char    *name,
-                LkWeights    **weights,
-                GError       **error)
-{
-  if (source->files != NULL)
-    return lk_model_files_require (source->files, name, weights, error);
-  *weights = source->weights;
-  return lk_weights_require (source->weights, name, error);
-}
-
-static char *
-describe_shape (guint         ndim,
-                const gint64 *shape)
-{
-  GString *s = g_string_new ("[");
-
-  for (guint i = 0; i < ndim; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i > 0 ? ", " : "", shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /* The architecture is walked once, by the same code, to list the tensors it needs and to load
  * them: a Loader without a source only lists. The first error stops all later work. */
 typedef struct
 {
-  const Source *source;
+  const LkWeightSource *source;
   LkStream     *stream;
   GArray       *specs;
   GError       *error;
@@ -125,42 +94,14 @@ take (Loader           *loader,
 {
   LkUnetTensorSpec spec = { g_strconcat (LK_UNET_PREFIX, prefix, suffix, NULL), role, ndim,
                             { d0, d1, d2, d3 } };
-  const LkWeightInfo *info;
-  LkWeights *weights;
-  g_autofree guint16 *halves = NULL;
-  g_autoptr(LkTensor) tensor = NULL;
-  gboolean same;
-
   if (loader->specs != NULL)
     {
       g_array_append_val (loader->specs, spec);
       return;
     }
-  if (loader->error != NULL ||
-      (info = source_require (loader->source, spec.name, &weights, &loader->error)) == NULL)
-    goto out;
-  same = info->ndim == ndim;
-  for (guint i = 0; same && i < ndim; i++)
-    same = info->shape[i] == spec.shape[i];
-  if (!same)
-    {
-      g_autofree char *found = describe_shape (info->ndim, info->shape);
-      g_autofree char *expected = describe_shape (ndim, spec.shape);
-
-      g_set_error (&loader->error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
-                   "%s is %s where an SD1.x UNet has %s", spec.name, found, expected);
-      goto out;
-    }
-  if ((halves = lk_weights_dup_f16 (weights, info, &loader->error)) == NULL)
-    goto out;
-  tensor = lk_tensor_new (lk_stream_get_context (loader->stream), LK_DTYPE_F16, ndim, spec.shape,
-                          &loader->error);
-  if (tensor == NULL ||
-      !lk_stream_upload (loader->stream, tensor->buffer, tensor->offset, halves, info->numel * 2,
-                         &loader->error))
-    goto out;
-  *slot = g_steal_pointer (&tensor);
-out:
+  if (loader->error == NULL)
+    *slot = lk_graph_load_f16 (loader->source, loader->stream, spec.name, ndim, spec.shape,
+                               "an SD1.x UNet", &loader->error);
   g_free (spec.name);
 }
 
@@ -406,7 +347,7 @@ lk_unet_config_list_tensors (const LkUnetConfig *config)
 
 /* The dimensions the rest of the shapes follow from. */
 static gboolean
-detect_config (const Source  *source,
+detect_config (const LkWeightSource  *source,
                LkUnetConfig  *config,
                GError       **error)
 {
@@ -422,7 +363,7 @@ detect_config (const Source  *source,
     {
       LkWeights *weights;
 
-      if ((infos[i] = source_require (source, names[i], &weights, error)) == NULL)
+      if ((infos[i] = lk_weight_source_require (source, names[i], &weights, error)) == NULL)
         return FALSE;
       if (infos[i]->ndim != ndims[i])
         {
@@ -449,7 +390,7 @@ detect_config (const Source  *source,
 
 static LkUnet *
 load (LkStream      *stream,
-      const Source  *source,
+      const LkWeightSource  *source,
       GError       **error)
 {
   g_autoptr(LkUnet) self = g_new0 (LkUnet, 1);
@@ -472,7 +413,7 @@ lk_unet_new (LkStream   *stream,
              LkWeights  *weights,
              GError    **error)
 {
-  Source source = { weights, NULL };
+  LkWeightSource source = { weights, NULL };
 
   g_return_val_if_fail (stream != NULL, NULL);
   g_return_val_if_fail (weights != NULL, NULL);
@@ -484,7 +425,7 @@ lk_unet_new_from_model_files (LkStream      *stream,
                               LkModelFiles  *files,
                               GError       **error)
 {
-  Source source = { NULL, files };
+  LkWeightSource source = { NULL, files };
 
   g_return_val_if_fail (stream != NULL, NULL);
   g_return_val_if_fail (files != NULL, NULL);
