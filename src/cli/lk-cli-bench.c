@@ -1,20 +1,29 @@
-/* lk-cli-bench.c: likeness-cli bench ops
+/* lk-cli-bench.c: likeness-cli bench ops | unet
  *
- * Times each op at the shapes Stable Diffusion 1.5 runs it at, next to the device's measured
- * peaks: an FMA-only kernel for arithmetic and a copy kernel for memory. Figures are wall-clock
- * over a batch of repetitions recorded into one stream, after a warm-up that compiles the
- * pipelines.
+ * bench ops times each op at the shapes Stable Diffusion 1.5 runs it at, next to the device's
+ * measured peaks: an FMA-only kernel for arithmetic and a copy kernel for memory. Figures are
+ * wall-clock over a batch of repetitions recorded into one stream, after a warm-up that compiles
+ * the pipelines.
+ *
+ * bench unet times whole UNet forwards as a CFG step runs them (batch 2, a 77-token context),
+ * with a checkpoint's weights or, without one, random f16 weights for SD1.5's configuration.
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lk-cli.h"
+#include "lk-half.h"
+#include "lk-model-kind.h"
 #include "lk-ops-private.h"
+#include "lk-safetensors.h"
+#include "lk-unet.h"
 
 typedef struct
 {
@@ -507,26 +516,270 @@ bench_ops (const char *filter,
   return 0;
 }
 
+/* UNet */
+
+/* Uniform f16 numbers in [center - amplitude, center + amplitude], from a table of 4096 evenly
+ * spaced values, five indices per xorshift64 draw (the UNet has 860 M of them). */
+#define LEVEL_BITS 12
+
+static guint16 *
+random_halves (gsize    n,
+               float    center,
+               float    amplitude,
+               guint64 *state)
+{
+  guint16 *halves = g_new (guint16, n);
+  guint16 levels[1 << LEVEL_BITS];
+  guint64 x = *state;
+
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
+    levels[i] = lk_float_to_half (center + amplitude * ((i + 0.5f) * (2.0f / G_N_ELEMENTS (levels)) - 1.0f));
+  for (gsize i = 0; i < n;)
+    {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      for (guint k = 0; k < 64 / LEVEL_BITS && i < n; k++, i++)
+        halves[i] = levels[(x >> (k * LEVEL_BITS)) & ((1 << LEVEL_BITS) - 1)];
+    }
+  *state = x;
+  return halves;
+}
+
+/* A UNet-only safetensors file of SD1.5's configuration with random f16 weights: weights at the
+ * variance-keeping scale of their fan-in, norms 1 ± 0.2, biases ± 0.1, so activations stay finite
+ * and the timing is that of ordinary numbers. */
+static gboolean
+write_random_unet (const char  *path,
+                   GError     **error)
+{
+  g_autoptr(GArray) specs = lk_unet_config_list_tensors (&LK_UNET_CONFIG_SD1);
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
+  g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func (g_free);
+  guint64 state = 0x9e3779b97f4a7c15ull;
+
+  for (guint i = 0; i < specs->len; i++)
+    {
+      LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+      LkSafetensorsEntry entry = { spec->name, LK_WEIGHT_F16, spec->ndim, spec->shape, NULL };
+      gint64 numel = 1;
+      guint16 *halves;
+
+      for (guint d = 0; d < spec->ndim; d++)
+        numel *= spec->shape[d];
+      switch (spec->role)
+        {
+        case LK_UNET_TENSOR_WEIGHT:
+          halves = random_halves (numel, 0, sqrtf (3.0f * spec->shape[0] / numel), &state);
+          break;
+        case LK_UNET_TENSOR_NORM_WEIGHT:
+          halves = random_halves (numel, 1, 0.2f, &state);
+          break;
+        case LK_UNET_TENSOR_BIAS:
+        case LK_UNET_TENSOR_NORM_BIAS:
+        default:
+          halves = random_halves (numel, 0, 0.1f, &state);
+          break;
+        }
+      entry.data = halves;
+      g_ptr_array_add (data, halves);
+      g_array_append_val (entries, entry);
+    }
+  return lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, error);
+}
+
+/* Loads the UNet from @model, or from a random SD1.5 one written to a temporary file and deleted
+ * once uploaded. */
+static LkUnet *
+load_unet (LkStream    *stream,
+           const char  *model,
+           GError     **error)
+{
+  g_autoptr(LkUnet) unet = NULL;
+
+  if (model != NULL)
+    {
+      g_autoptr(LkModelFiles) files = lk_model_files_open (model, NULL, error);
+
+      if (files == NULL)
+        return NULL;
+      unet = lk_unet_new_from_model_files (stream, files, error);
+    }
+  else
+    {
+      g_autofree char *dir = g_dir_make_tmp ("likeness-bench-XXXXXX", error);
+      g_autofree char *path = NULL;
+      g_autoptr(LkWeights) weights = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      if (dir == NULL)
+        return NULL;
+      path = g_build_filename (dir, "unet.safetensors", NULL);
+      if (write_random_unet (path, error))
+        weights = lk_safetensors_open (path, error);
+      if (weights != NULL)
+        {
+          printf ("Random SD1.5 UNet written to %s: %.1f s\n", dir, (g_get_monotonic_time () - start) / 1e6);
+          unet = lk_unet_new (stream, weights, error);
+        }
+      /* The mapping may outlive the name: the file goes once its tensors are uploaded. */
+      if (unet != NULL && !lk_stream_finish (stream, error))
+        g_clear_pointer (&unet, lk_unet_unref);
+      g_clear_pointer (&weights, lk_weights_unref);
+      g_unlink (path);
+      g_rmdir (dir);
+      return g_steal_pointer (&unet);
+    }
+  if (unet != NULL && !lk_stream_finish (stream, error))
+    return NULL;
+  return g_steal_pointer (&unet);
+}
+
+static LkTensor *
+tensor_from (LkContext    *context,
+             LkStream     *stream,
+             guint         ndim,
+             const gint64 *shape,
+             const float  *data,
+             GError      **error)
+{
+  g_autoptr(LkTensor) t = lk_tensor_new (context, LK_DTYPE_F32, ndim, shape, error);
+
+  if (t == NULL || !lk_tensor_upload_f32 (t, stream, data, error))
+    return NULL;
+  return g_steal_pointer (&t);
+}
+
+static int
+bench_unet (int         size,
+            int         steps,
+            const char *model)
+{
+  /* Multiply-adds count two; DESIGN.md §5: one SD1.5 UNet forward at batch 1. */
+  const double gflop_per_forward = size == 512 ? 803 : 180;
+  const gint64 batch = 2, latent = size / 8, n_ctx = 77;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkContext) context = lk_context_new (NULL, LK_CONTEXT_FLAGS_NONE, &error);
+  g_autoptr(LkStream) stream = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+  g_autoptr(LkUnet) unet = NULL;
+  g_autoptr(LkTensor) x = NULL, t = NULL, ctx = NULL;
+  g_autofree float *x_data = NULL, *ctx_data = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (1234);
+  const LkDeviceInfo *info;
+  const LkUnetConfig *config;
+  const float timesteps[] = { 500.0f, 500.0f };
+  gint64 x_shape[4], t_shape[1] = { batch }, ctx_shape[3];
+  gsize n_x, n_c;
+  double total = 0, best = G_MAXDOUBLE;
+  gint64 start;
+
+  if (context == NULL)
+    return lk_cli_fail ("%s", error->message);
+  stream = lk_stream_new (context, &error);
+  if (stream == NULL)
+    return lk_cli_fail ("%s", error->message);
+  info = lk_context_get_info (context);
+
+  printf ("likeness-cli bench unet — %s\n", date);
+  printf ("Device: %s (%s), driver %s\n", info->name, lk_device_type_to_string (info->type), info->driver);
+  fflush (stdout);
+  start = g_get_monotonic_time ();
+  unet = load_unet (stream, model, &error);
+  if (unet == NULL)
+    return lk_cli_fail ("bench: %s", error->message);
+  config = lk_unet_get_config (unet);
+  printf ("UNet: %s, loaded and uploaded in %.1f s\n", model ? model : "random SD1.5 weights",
+          (g_get_monotonic_time () - start) / 1e6);
+  printf ("Image %d×%d (latent %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "), batch %" G_GINT64_FORMAT
+          " (CFG), context %" G_GINT64_FORMAT "×%u; weights f16, activations f32\n",
+          size, size, latent, latent, batch, n_ctx, config->context_dim);
+  fflush (stdout);
+
+  x_shape[0] = batch, x_shape[1] = config->in_channels, x_shape[2] = latent, x_shape[3] = latent;
+  ctx_shape[0] = batch, ctx_shape[1] = n_ctx, ctx_shape[2] = config->context_dim;
+  n_x = (gsize) batch * config->in_channels * latent * latent;
+  n_c = (gsize) batch * n_ctx * config->context_dim;
+  x_data = g_new (float, n_x);
+  ctx_data = g_new (float, n_c);
+  for (gsize i = 0; i < n_x; i++)
+    x_data[i] = g_rand_double_range (rand, -1.5, 1.5);
+  for (gsize i = 0; i < n_c; i++)
+    ctx_data[i] = g_rand_double_range (rand, -2, 2);
+  x = tensor_from (context, stream, 4, x_shape, x_data, &error);
+  t = x ? tensor_from (context, stream, 1, t_shape, timesteps, &error) : NULL;
+  ctx = t ? tensor_from (context, stream, 3, ctx_shape, ctx_data, &error) : NULL;
+  if (ctx == NULL || !lk_stream_finish (stream, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+
+  for (int i = -1; i < steps; i++)
+    {
+      g_autoptr(LkTensor) eps = NULL;
+      double seconds;
+
+      start = g_get_monotonic_time ();
+      eps = lk_unet_forward (unet, stream, x, t, ctx, &error);
+      if (eps == NULL || !lk_stream_finish (stream, &error))
+        return lk_cli_fail ("bench: %s", error->message);
+      seconds = (g_get_monotonic_time () - start) / 1e6;
+      if (i < 0)
+        printf ("warm-up:  %8.2f s\n", seconds);
+      else
+        {
+          printf ("step %-3d  %8.2f s  %8.1f GFLOP/s\n", i + 1, seconds,
+                  gflop_per_forward * batch / seconds);
+          total += seconds;
+          best = MIN (best, seconds);
+        }
+      fflush (stdout);
+    }
+
+  printf ("\nMean %.2f s/step (best %.2f), %.1f GFLOP/s (%.0f GFLOP per step: %.0f per forward × "
+          "batch %" G_GINT64_FORMAT ")\n",
+          total / steps, best, gflop_per_forward * batch / (total / steps),
+          gflop_per_forward * batch, gflop_per_forward, batch);
+  printf ("Peak device memory: %.1f MiB\n",
+          lk_context_get_peak_allocated_bytes (context) / (1024.0 * 1024.0));
+  return 0;
+}
+
 int
 lk_cli_bench (int    argc,
               char **argv)
 {
   g_autofree char *filter = NULL;
   g_autofree char *dtype = NULL;
+  g_autofree char *model = NULL;
   double min_seconds = 0.5;
+  int size = 256, steps = 0;
   GOptionEntry entries[] = {
-    { "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "Only ops whose name contains TEXT", "TEXT" },
-    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "Activation type: f16 (default) or f32", "TYPE" },
-    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each op for at least this long (0.5)", "S" },
+    { "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "ops: only ops whose name contains TEXT", "TEXT" },
+    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "ops: activation type, f16 (default) or f32", "TYPE" },
+    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &min_seconds, "ops: time each op for at least this long (0.5)", "S" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "unet: image size, 256 (default) or 512", "PX" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "unet: timed forwards after the warm-up (2 at 256, 1 at 512)", "N" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "unet: a checkpoint to load (default: random SD1.5 weights)", "CKPT" },
     { NULL }
   };
-  g_autoptr(GOptionContext) options = g_option_context_new ("ops — time the engine's ops at SD1.5 shapes");
+  g_autoptr(GOptionContext) options =
+    g_option_context_new ("ops|unet — time the engine's ops at SD1.5 shapes, or whole UNet steps");
   g_autoptr(GError) error = NULL;
 
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     return lk_cli_fail ("%s", error->message);
-  if (argc < 2 || strcmp (argv[1], "ops") != 0)
-    return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops”");
-  return bench_ops (filter, dtype ? dtype : "f16", MAX (min_seconds, 0.01));
+  if (argc >= 2 && strcmp (argv[1], "ops") == 0)
+    return bench_ops (filter, dtype ? dtype : "f16", MAX (min_seconds, 0.01));
+  if (argc >= 2 && strcmp (argv[1], "unet") == 0)
+    {
+      if (size != 256 && size != 512)
+        return lk_cli_fail ("bench: --size is 256 or 512, not %d", size);
+      if (steps < 0)
+        return lk_cli_fail ("bench: --steps must be at least 1");
+      if (steps == 0)
+        steps = size == 512 ? 1 : 2;
+      return bench_unet (size, steps, model);
+    }
+  return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops” or “likeness-cli bench unet”");
 }

@@ -20,7 +20,7 @@ static const struct
   const char *summary;
 } commands[] = {
   { "info", lk_cli_info, "List Vulkan devices, their features, and the one Likeness uses" },
-  { "bench", lk_cli_bench, "Benchmark the engine (bench ops)" },
+  { "bench", lk_cli_bench, "Benchmark the engine (bench ops, bench unet)" },
   { "person", lk_cli_person, "Add, list, rename or remove people" },
   { "photos", lk_cli_photos, "Add or list a person's photos" },
   { "templates", lk_cli_templates, "Add or list template photos" },
