@@ -102,28 +102,6 @@ find_vocab (void)
   return NULL;
 }
 
-/* Fast uniform numbers in [-amplitude, amplitude], stored as f16: 123 M of them. */
-static guint16 *
-random_halves (gsize    n,
-               float    center,
-               float    amplitude,
-               guint64 *state)
-{
-  guint16 *halves = g_new (guint16, n);
-
-  for (gsize i = 0; i < n; i++)
-    {
-      guint64 x = *state;
-
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      *state = x;
-      halves[i] = lk_float_to_half (center + amplitude * ((x >> 40) * (2.0f / 16777216.0f) - 1.0f));
-    }
-  return halves;
-}
-
 typedef struct
 {
   GPtrArray *names;
@@ -144,7 +122,7 @@ add_tensor (RandomCheckpoint *ckpt,
   gint64 shape[2] = { dim0, dim1 };
 
   g_ptr_array_add (ckpt->names, g_strconcat (LK_CLIP_TEXT_PREFIX, name, NULL));
-  g_ptr_array_add (ckpt->data, random_halves (dim0 * MAX (dim1, 1), center, amplitude, state));
+  g_ptr_array_add (ckpt->data, lk_halves_uniform (dim0 * MAX (dim1, 1), center, amplitude, state));
   g_array_append_vals (ckpt->shapes, shape, 2);
 }
 

@@ -27,39 +27,6 @@ spec_numel (const LkUnetTensorSpec *spec)
   return n;
 }
 
-/* Uniform numbers in [center - amplitude, center + amplitude] as f16. The real UNet has 860 M of
- * them, so each comes from a table of 4096 evenly spaced values, five indices per xorshift64
- * draw. */
-#define LEVEL_BITS 12
-
-static guint16 *
-random_halves (gsize    n,
-               float    center,
-               float    amplitude,
-               guint64 *state)
-{
-  guint16 *halves = g_new (guint16, n);
-  guint16 levels[1 << LEVEL_BITS];
-  guint64 x = *state;
-
-  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
-    {
-      float unit = (i + 0.5f) * (2.0f / G_N_ELEMENTS (levels)) - 1.0f;
-
-      levels[i] = lk_float_to_half (center + amplitude * unit);
-    }
-  for (gsize i = 0; i < n;)
-    {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      for (guint k = 0; k < 64 / LEVEL_BITS && i < n; k++, i++)
-        halves[i] = levels[(x >> (k * LEVEL_BITS)) & ((1 << LEVEL_BITS) - 1)];
-    }
-  *state = x;
-  return halves;
-}
-
 /* Weights at 1.5× the variance-keeping scale of their fan-in, so attention scores have a spread
  * of a couple of units and GEGLU and SiLU work far from linear; norms 1 ± 0.2, biases ± 0.1. */
 static guint16 *
@@ -71,13 +38,13 @@ random_tensor (const LkUnetTensorSpec *spec,
   switch (spec->role)
     {
     case LK_UNET_TENSOR_WEIGHT:
-      return random_halves (numel, 0, 1.5f * sqrtf (3.0f * spec->shape[0] / numel), state);
+      return lk_halves_uniform (numel, 0, 1.5f * sqrtf (3.0f * spec->shape[0] / numel), state);
     case LK_UNET_TENSOR_NORM_WEIGHT:
-      return random_halves (numel, 1, 0.2f, state);
+      return lk_halves_uniform (numel, 1, 0.2f, state);
     case LK_UNET_TENSOR_BIAS:
     case LK_UNET_TENSOR_NORM_BIAS:
     default:
-      return random_halves (numel, 0, 0.1f, state);
+      return lk_halves_uniform (numel, 0, 0.1f, state);
     }
 }
 

@@ -28,30 +28,6 @@ spec_numel (const LkVaeTensorSpec *spec)
   return n;
 }
 
-/* Uniform f16 numbers in [center - amplitude, center + amplitude] from a xorshift64 stream. */
-static guint16 *
-random_halves (gsize    n,
-               float    center,
-               float    amplitude,
-               guint64 *state)
-{
-  guint16 *halves = g_new (guint16, n);
-  guint64 x = *state;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      float unit;
-
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      unit = (x >> 40) * (2.0f / (1 << 24)) - 1.0f;
-      halves[i] = lk_float_to_half (center + amplitude * unit);
-    }
-  *state = x;
-  return halves;
-}
-
 /* Convolutions at 1.5× the variance-keeping scale of their fan-in, so the single-head attention
  * has scores spread over a few units and SiLU works far from linear; norms 1 ± 0.2, biases
  * ± 0.1. */
@@ -64,13 +40,13 @@ random_tensor (const LkVaeTensorSpec *spec,
   switch (spec->role)
     {
     case LK_VAE_TENSOR_WEIGHT:
-      return random_halves (numel, 0, 1.5f * sqrtf (3.0f * spec->shape[0] / numel), state);
+      return lk_halves_uniform (numel, 0, 1.5f * sqrtf (3.0f * spec->shape[0] / numel), state);
     case LK_VAE_TENSOR_NORM_WEIGHT:
-      return random_halves (numel, 1, 0.2f, state);
+      return lk_halves_uniform (numel, 1, 0.2f, state);
     case LK_VAE_TENSOR_BIAS:
     case LK_VAE_TENSOR_NORM_BIAS:
     default:
-      return random_halves (numel, 0, 0.1f, state);
+      return lk_halves_uniform (numel, 0, 0.1f, state);
     }
 }
 

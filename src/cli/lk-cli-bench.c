@@ -518,34 +518,6 @@ bench_ops (const char *filter,
 
 /* UNet */
 
-/* Uniform f16 numbers in [center - amplitude, center + amplitude], from a table of 4096 evenly
- * spaced values, five indices per xorshift64 draw (the UNet has 860 M of them). */
-#define LEVEL_BITS 12
-
-static guint16 *
-random_halves (gsize    n,
-               float    center,
-               float    amplitude,
-               guint64 *state)
-{
-  guint16 *halves = g_new (guint16, n);
-  guint16 levels[1 << LEVEL_BITS];
-  guint64 x = *state;
-
-  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
-    levels[i] = lk_float_to_half (center + amplitude * ((i + 0.5f) * (2.0f / G_N_ELEMENTS (levels)) - 1.0f));
-  for (gsize i = 0; i < n;)
-    {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      for (guint k = 0; k < 64 / LEVEL_BITS && i < n; k++, i++)
-        halves[i] = levels[(x >> (k * LEVEL_BITS)) & ((1 << LEVEL_BITS) - 1)];
-    }
-  *state = x;
-  return halves;
-}
-
 /* A UNet-only safetensors file of SD1.5's configuration with random f16 weights: weights at the
  * variance-keeping scale of their fan-in, norms 1 ± 0.2, biases ± 0.1, so activations stay finite
  * and the timing is that of ordinary numbers. */
@@ -570,15 +542,15 @@ write_random_unet (const char  *path,
       switch (spec->role)
         {
         case LK_UNET_TENSOR_WEIGHT:
-          halves = random_halves (numel, 0, sqrtf (3.0f * spec->shape[0] / numel), &state);
+          halves = lk_halves_uniform (numel, 0, sqrtf (3.0f * spec->shape[0] / numel), &state);
           break;
         case LK_UNET_TENSOR_NORM_WEIGHT:
-          halves = random_halves (numel, 1, 0.2f, &state);
+          halves = lk_halves_uniform (numel, 1, 0.2f, &state);
           break;
         case LK_UNET_TENSOR_BIAS:
         case LK_UNET_TENSOR_NORM_BIAS:
         default:
-          halves = random_halves (numel, 0, 0.1f, &state);
+          halves = lk_halves_uniform (numel, 0, 0.1f, &state);
           break;
         }
       entry.data = halves;

@@ -269,9 +269,9 @@ lk_vae_list_tensors (void)
 }
 
 static LkVae *
-load (LkStream      *stream,
+load (LkStream              *stream,
       const LkWeightSource  *source,
-      GError       **error)
+      GError               **error)
 {
   g_autoptr(LkVae) self = vae_alloc ();
   Loader loader = { source, stream, self, NULL, NULL };

@@ -107,3 +107,33 @@ lk_round_to_half (float *values,
   for (gsize i = 0; i < n; i++)
     values[i] = lk_half_to_float (lk_float_to_half (values[i]));
 }
+
+#define LEVEL_BITS 12
+
+guint16 *
+lk_halves_uniform (gsize    n,
+                   float    center,
+                   float    amplitude,
+                   guint64 *state)
+{
+  guint16 *halves = g_new (guint16, MAX (n, 1));
+  guint16 levels[1 << LEVEL_BITS];
+  guint64 x = *state;
+
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
+    {
+      float unit = (i + 0.5f) * (2.0f / G_N_ELEMENTS (levels)) - 1.0f;
+
+      levels[i] = lk_float_to_half (center + amplitude * unit);
+    }
+  for (gsize i = 0; i < n;)
+    {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      for (guint k = 0; k < 64 / LEVEL_BITS && i < n; k++, i++)
+        halves[i] = levels[(x >> (k * LEVEL_BITS)) & ((1 << LEVEL_BITS) - 1)];
+    }
+  *state = x;
+  return halves;
+}
