@@ -348,8 +348,8 @@ lk_unet_config_list_tensors (const LkUnetConfig *config)
 /* The dimensions the rest of the shapes follow from. */
 static gboolean
 detect_config (const LkWeightSource  *source,
-               LkUnetConfig  *config,
-               GError       **error)
+               LkUnetConfig          *config,
+               GError               **error)
 {
   static const char *names[] = {
     LK_UNET_PREFIX "input_blocks.0.0.weight",
@@ -389,9 +389,9 @@ detect_config (const LkWeightSource  *source,
 }
 
 static LkUnet *
-load (LkStream      *stream,
+load (LkStream              *stream,
       const LkWeightSource  *source,
-      GError       **error)
+      GError               **error)
 {
   g_autoptr(LkUnet) self = g_new0 (LkUnet, 1);
   Loader loader = { source, stream, NULL, NULL };
