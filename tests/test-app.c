@@ -13,13 +13,17 @@
 #include <glib/gstdio.h>
 
 #include "lk-application.h"
+#include "lk-catalog-files.h"
 #include "lk-catalog-list.h"
+#include "lk-model-registry.h"
 #include "lk-person-page-private.h"
 #include "lk-preferences-window.h"
+#include "lk-test-models.h"
 #include "lk-thumbnailer.h"
 #include "lk-window-private.h"
 
 static char *test_data_dir;
+static char *models_dir;   /* ../shared/models, served on 127.0.0.1; NULL when missing */
 
 static void
 rm_rf (const char *path)
@@ -83,6 +87,26 @@ test_photo (const char *name)
   g_autofree char *path = g_build_filename (photos_dir (), name, NULL);
 
   return g_file_new_for_path (path);
+}
+
+/* ../shared/models (through LIKENESS_TEST_DATA or beside the source tree), or NULL. */
+static char *
+find_models_dir (void)
+{
+  const char *env = g_getenv ("LIKENESS_TEST_DATA");
+  const char *source = g_getenv ("LIKENESS_SOURCE_DIR");
+  g_autofree char *dir = NULL;
+
+  if (env != NULL)
+    dir = g_build_filename (env, "models", NULL);
+  if ((dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR)) && source != NULL)
+    {
+      g_free (dir);
+      dir = g_build_filename (source, "..", "shared", "models", NULL);
+    }
+  if (dir == NULL || !g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return NULL;
+  return g_steal_pointer (&dir);
 }
 
 typedef gboolean (*Condition) (gpointer data);
@@ -476,6 +500,7 @@ test_missing_models (Fixture       *f,
   g_autoptr(LkTemplate) template = NULL;
   g_autofree char *missing = NULL;
   g_autofree char *template_path = NULL;
+  GtkWidget *models_button;
   LkCreatePage *create;
 
   if (photos_dir () == NULL)
@@ -502,12 +527,22 @@ test_missing_models (Fixture       *f,
   missing = lk_create_page_dup_missing (create);
   g_assert_cmpstr (missing, ==, "Add a Stable Diffusion 1.5 model first");
   g_clear_pointer (&missing, g_free);
+  /* The page offers the way to one: its button opens the Models page. */
+  models_button = find_widget (GTK_WIDGET (create), button_labelled, "Open _Models");
+  g_assert_nonnull (models_button);
+  g_assert_true (gtk_widget_get_visible (models_button));
+  g_signal_emit_by_name (models_button, "clicked");
+  settle (50);
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (lk_window_get_models_page (f->window))));
+  lk_window_show_page (f->window, "create");
+  settle (50);
 
   g_assert_true (lk_catalog_set_model (f->catalog, "base", "test", "/nonexistent.safetensors", 1,
                                        NULL, NULL, "ready", &error));
   missing = lk_create_page_dup_missing (create);
   g_assert_cmpstr (missing, ==, "Train Ada first");
   g_clear_pointer (&missing, g_free);
+  g_assert_false (gtk_widget_get_visible (models_button));
 
   /* A portrait recorded while the page is open shows beside its template (the engine will
    * record them; here the test does, with a test photo standing in for the result). */
@@ -614,6 +649,294 @@ test_jobs (Fixture       *f,
   g_assert_cmpint (lk_job_get_state (after), ==, LK_JOB_STATE_CANCELLED);
   settle (100);
   g_assert_true (find_label (jobs_page, "Cancelled"));
+}
+
+/* ---- models ---------------------------------------------------------------------------- */
+
+static gboolean
+models_idle (gpointer data)
+{
+  return !lk_models_page_get_busy (data);
+}
+
+static LkWindow *models_window;
+
+/* Whether the Models page of models_window shows this text. */
+static gboolean
+label_shown (gpointer text)
+{
+  return find_label (GTK_WIDGET (lk_window_get_models_page (models_window)), text);
+}
+
+static LkModelsPage *
+show_models_page (Fixture *f)
+{
+  f->window = models_window = open_window (f, 1000, 700);
+  lk_window_show_page (f->window, "models");
+  settle (100);
+  return lk_window_get_models_page (f->window);
+}
+
+/* One registry file entry for a file under ../shared/models, fetched from URL_PATH (the
+ * server's behaviour) + relative. */
+static void
+append_file (GString    *json,
+             const char *url_path,
+             const char *relative)
+{
+  g_autofree char *path = g_build_filename (models_dir, relative, NULL);
+  g_autofree char *base = g_path_get_basename (relative);
+  g_autofree char *sha256 = NULL;
+  g_autoptr(GError) error = NULL;
+  goffset size = 0;
+
+  sha256 = lk_catalog_files_hash (path, &size, NULL, &error);
+  g_assert_no_error (error);
+  g_string_append_printf (json, "{ \"path\": \"%s\", \"size\": %" G_GINT64_FORMAT ", \"sha256\": "
+                          "\"%s\", \"urls\": [ \"http://127.0.0.1:%u%s%s\" ] }", base,
+                          (gint64) size, sha256, lk_test_server_get_port (), url_path, relative);
+}
+
+/* Four models on the test server: a two-file face model served whole, one that stalls after
+ * 10 % (to cancel), a checkpoint nobody downloads (to adopt files as), and one the server does
+ * not have. */
+static LkModelRegistry *
+make_test_registry (void)
+{
+  g_autoptr(GString) json = g_string_new ("{ \"version\": 1, \"models\": [ ");
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  LkModelRegistry *registry;
+
+  g_string_append (json, "{ \"name\": \"test-blazeface\", \"role\": \"face-detect\", \"title\": "
+                   "\"Test BlazeFace\", \"required\": true, \"files\": [ ");
+  append_file (json, "/files/", "human/blazeface.json");
+  g_string_append (json, ", ");
+  append_file (json, "/files/", "human/blazeface.bin");
+  g_string_append (json, " ] }, { \"name\": \"test-stalling\", \"role\": \"face-mesh\", "
+                   "\"title\": \"Test Stalling Mesh\", \"required\": true, \"files\": [ ");
+  append_file (json, "/drip/", "human/facemesh.bin");
+  g_string_append (json, " ] }, { \"name\": \"test-checkpoint\", \"role\": \"base\", "
+                   "\"title\": \"Test Checkpoint\", \"required\": true, \"files\": [ { \"path\": "
+                   "\"model.safetensors\", \"size\": null, \"sha256\": null, \"urls\": "
+                   "[ \"http://127.0.0.1:1/none\" ] } ] }, ");
+  g_string_append_printf (json, "{ \"name\": \"test-gone\", \"role\": \"upscale\", \"title\": "
+                          "\"Test Gone\", \"files\": [ { \"path\": \"gone.bin\", \"size\": 10, "
+                          "\"sha256\": \"%064d\", \"urls\": [ \"http://127.0.0.1:%u/files/no/"
+                          "gone.bin\" ] } ] } ] }", 0, lk_test_server_get_port ());
+  bytes = g_bytes_new (json->str, json->len);
+  registry = lk_model_registry_new_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  return registry;
+}
+
+/* The Models page listing the test registry, or NULL after g_test_skip(). */
+static LkModelsPage *
+show_test_models_page (Fixture *f)
+{
+  g_autoptr(LkModelRegistry) registry = NULL;
+  LkModelsPage *page;
+
+  if (models_dir == NULL)
+    {
+      g_test_skip ("../shared/models is missing: set LIKENESS_TEST_DATA");
+      return NULL;
+    }
+  page = show_models_page (f);
+  registry = make_test_registry ();
+  lk_models_page_set_registry (page, registry);
+  return page;
+}
+
+static char *
+catalog_model_state (LkCatalog  *catalog,
+                     const char *role,
+                     const char *name)
+{
+  g_autoptr(LkCatalogModel) row = lk_catalog_get_model (catalog, role, name, NULL);
+
+  return row != NULL ? g_strdup (row->state) : NULL;
+}
+
+/* Every model of the built-in registry is listed, with what it is missing. */
+static void
+test_models_list (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkModelRegistry) registry = lk_model_registry_new_default (&error);
+  g_autofree char *expected = NULL;
+  LkModelsPage *page;
+
+  g_assert_no_error (error);
+  page = show_models_page (f);
+  g_assert_cmpuint (lk_model_registry_get_n_models (registry), >, 10);
+  for (guint i = 0; i < lk_model_registry_get_n_models (registry); i++)
+    {
+      const LkModelEntry *entry = lk_model_registry_get_nth (registry, i);
+
+      g_assert_true (find_label (GTK_WIDGET (page), entry->title));
+    }
+  g_assert_true (find_label (GTK_WIDGET (page), "Generation"));
+  g_assert_true (find_label (GTK_WIDGET (page), "Face Tools"));
+  /* g_format_size() puts a no-break space between number and unit. */
+  g_assert_true (find_label (GTK_WIDGET (page), "Missing · 4.3\302\240GB to download"));
+  g_assert_false (lk_models_page_get_busy (page));
+
+  /* Another process (the CLI) records a checkpoint: the row follows without being asked. */
+  {
+    g_autoptr(LkCatalog) other = lk_catalog_open (f->dir, &error);
+    g_autofree char *path = g_build_filename (f->dir, "mine.safetensors", NULL);
+
+    g_assert_no_error (error);
+    g_assert_true (g_file_set_contents (path, "weights", -1, NULL));
+    g_assert_true (lk_catalog_set_model (other, "base", "sd15", path, 7, NULL, NULL, "ready",
+                                         &error));
+    g_assert_no_error (error);
+    expected = g_strdup_printf ("Adopted · uses %s", path);
+    wait_until (label_shown, expected, 10000, "the page to notice the new model");
+  }
+}
+
+/* Download from the local server: the row goes from missing to verified, the files are where
+ * the catalog says. */
+static void
+test_models_download (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *state = NULL;
+  g_autofree char *bin = NULL;
+  GtkWidget *error_label;
+  LkModelsPage *page;
+
+  if ((page = show_test_models_page (f)) == NULL)
+    return;
+  g_assert_true (find_label (GTK_WIDGET (page), "Test BlazeFace"));
+  g_assert_true (find_label (GTK_WIDGET (page), "Missing · 618.0\302\240kB to download"));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s",
+                                             "test-blazeface"));
+  g_assert_true (lk_models_page_get_busy (page));
+  g_assert_true (find_label (GTK_WIDGET (page), "Downloading…"));
+  wait_until (models_idle, page, 30000, "the download");
+  settle (50);
+
+  state = catalog_model_state (f->catalog, "face-detect", "test-blazeface");
+  g_assert_cmpstr (state, ==, "ready");
+  bin = g_build_filename (f->dir, "models", "test-blazeface", "blazeface.bin", NULL);
+  g_assert_true (g_file_test (bin, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (find_label (GTK_WIDGET (page), "Verified · 618.0\302\240kB"));
+  g_assert_false (find_label (GTK_WIDGET (page), "Downloading…"));
+
+  /* A file the server does not have: the row says what happened and what to do. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s",
+                                             "test-gone"));
+  wait_until (models_idle, page, 30000, "the failed download");
+  settle (50);
+  error_label = find_widget (GTK_WIDGET (page), label_contains, "the server answered 404");
+  g_assert_nonnull (error_label);
+  g_assert_true (gtk_widget_get_visible (error_label));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (error_label)),
+                            "Try again later, or set a mirror in Preferences."));
+  g_clear_pointer (&state, g_free);
+  state = catalog_model_state (f->catalog, "upscale", "test-gone");
+  g_assert_cmpstr (state, ==, "missing");
+}
+
+static gboolean
+file_has_bytes (gpointer data)
+{
+  GStatBuf st;
+
+  return g_stat (data, &st) == 0 && st.st_size > 0;
+}
+
+/* Cancel mid-body: nothing is left in the model's folder and the row offers Download again. */
+static void
+test_models_cancel (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GDir) dir = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *folder = NULL;
+  g_autofree char *part = NULL;
+  LkModelsPage *page;
+
+  if ((page = show_test_models_page (f)) == NULL)
+    return;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s",
+                                             "test-stalling"));
+  folder = g_build_filename (f->dir, "models", "test-stalling", NULL);
+  part = g_build_filename (folder, "facemesh.bin.part", NULL);
+  wait_until (file_has_bytes, part, 30000, "the first bytes");
+  /* The progress line counts against the registry's size (its updates are throttled, so the
+   * count itself may lag behind the file). */
+  settle (50);
+  g_assert_true (find_label (GTK_WIDGET (page), " of 1.5\302\240MB"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "models.cancel", "s",
+                                             "test-stalling"));
+  wait_until (models_idle, page, 30000, "the cancelled download");
+  settle (50);
+
+  dir = g_dir_open (folder, 0, NULL);
+  g_assert_true (dir == NULL || g_dir_read_name (dir) == NULL);
+  state = catalog_model_state (f->catalog, "face-mesh", "test-stalling");
+  g_assert_cmpstr (state, ==, "missing");
+  g_assert_true (find_label (GTK_WIDGET (page), "Missing · 1.5\302\240MB to download"));
+}
+
+/* Use Existing File…: a LoRA offered as the checkpoint is refused on the row, saying what it
+ * is; a checkpoint is recorded where it lies. */
+static void
+test_models_adopt (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *lora_path = NULL;
+  g_autofree char *checkpoint_path = NULL;
+  g_autofree char *adopted = NULL;
+  GtkWidget *error_label;
+  LkModelsPage *page;
+
+  if ((page = show_test_models_page (f)) == NULL)
+    return;
+  lora_path = lk_test_write_tiny_lora (f->dir, "face-lora.safetensors", 768);
+  checkpoint_path = lk_test_write_tiny_checkpoint (f->dir, "my-sd15.safetensors", 4);
+
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (lora_path);
+
+    lk_models_page_adopt_file (page, "test-checkpoint", file);
+  }
+  g_assert_true (lk_models_page_get_busy (page));
+  wait_until (models_idle, page, 30000, "the refused file");
+  settle (50);
+  error_label = find_widget (GTK_WIDGET (page), label_contains,
+                             "face-lora.safetensors is of kind “SD1.x LoRA”");
+  g_assert_nonnull (error_label);
+  g_assert_true (gtk_widget_get_visible (error_label));
+  g_assert_true (find_label (GTK_WIDGET (page), "Choose the file this model needs"));
+  row = lk_catalog_get_model (f->catalog, "base", "test-checkpoint", &error);
+  g_assert_error (error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NOT_FOUND);
+  g_assert_null (row);
+  g_clear_error (&error);
+
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (checkpoint_path);
+
+    lk_models_page_adopt_file (page, "test-checkpoint", file);
+  }
+  wait_until (models_idle, page, 30000, "the adopted file");
+  settle (50);
+  row = lk_catalog_get_model (f->catalog, "base", "test-checkpoint", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (row->state, ==, "ready");
+  g_assert_cmpstr (row->path, ==, checkpoint_path);
+  adopted = g_strdup_printf ("Adopted · uses %s", checkpoint_path);
+  g_assert_true (find_label (GTK_WIDGET (page), adopted));
+  g_assert_false (gtk_widget_get_visible (error_label));
 }
 
 /* The shortcuts window GtkApplication loads from the resource builds without a warning. */
@@ -815,7 +1138,7 @@ capture_pages (Fixture    *f,
                int         height,
                const char *suffix)
 {
-  static const char *pages[] = { "templates", "create", "history", "jobs" };
+  static const char *pages[] = { "templates", "create", "history", "jobs", "models" };
   LkPeoplePage *people;
   GtkWidget *preferences;
   g_autofree char *name = NULL;
@@ -919,10 +1242,13 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(GtkCssProvider) css = NULL;
+  int status;
 
   g_setenv ("GSETTINGS_SCHEMA_DIR", LK_SCHEMA_DIR, FALSE);
   g_setenv ("GSETTINGS_BACKEND", "memory", FALSE);
   g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  /* A mirror would send the test downloads elsewhere than the test server. */
+  g_unsetenv ("LIKENESS_MODEL_MIRROR");
   g_test_init (&argc, &argv, NULL);
 
   if (!gtk_init_check ())
@@ -948,7 +1274,23 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/app/templates", Fixture, NULL, fixture_set_up, test_templates, fixture_tear_down);
   g_test_add ("/app/jobs", Fixture, NULL, fixture_set_up, test_jobs, fixture_tear_down);
+  g_test_add ("/app/models-list", Fixture, NULL, fixture_set_up, test_models_list,
+              fixture_tear_down);
+  g_test_add ("/app/models-download", Fixture, NULL, fixture_set_up, test_models_download,
+              fixture_tear_down);
+  g_test_add ("/app/models-cancel", Fixture, NULL, fixture_set_up, test_models_cancel,
+              fixture_tear_down);
+  g_test_add ("/app/models-adopt", Fixture, NULL, fixture_set_up, test_models_adopt,
+              fixture_tear_down);
   g_test_add_func ("/app/shortcuts", test_shortcuts);
   g_test_add ("/app/screenshots", Fixture, NULL, fixture_set_up, test_screenshots, fixture_tear_down);
-  return g_test_run ();
+
+  models_dir = find_models_dir ();
+  if (models_dir != NULL)
+    lk_test_server_start (models_dir);
+  status = g_test_run ();
+  if (models_dir != NULL)
+    lk_test_server_stop ();
+  g_free (models_dir);
+  return status;
 }

@@ -48,6 +48,8 @@ def source_pinned(source):
     kind = source.get('type', '')
     if kind in LOCAL_TYPES:
         return kind != 'patch' or 'url' not in source
+    if kind == 'file' and 'path' in source and 'url' not in source:
+        return True  # a file from the checkout itself
     if kind == 'git':
         return bool(COMMIT.match(source.get('commit', '')))
     if kind in ('file', 'archive', 'extra-data'):
@@ -95,6 +97,23 @@ def main():
             what = source.get('url') or source.get('path') or source.get('type')
             check(f'module {name} source {i} ({what}) is pinned', source_pinned(source),
                   'needs sha256 (file/archive) or commit (git)')
+
+    # Every folder a fetched model lands in also gets a licence file, from the checkout.
+    manifest_dir = os.path.dirname(os.path.join(root, MANIFEST))
+    for name, module in all_modules:
+        if module is None:
+            continue
+        sources = [s for s in module.get('sources', []) if isinstance(s, dict)]
+        model_dests = {s.get('dest') for s in sources
+                       if s.get('url') and str(s.get('dest', '')).startswith('models/')}
+        for dest in sorted(model_dests):
+            licences = [s for s in sources if s.get('dest') == dest and 'path' in s and
+                        os.path.basename(s['path']).startswith('LICENSE')]
+            check(f'module {name}: {dest} ships a licence', len(licences) > 0)
+        for source in sources:
+            if source.get('type') == 'file' and 'path' in source:
+                check(f'module {name}: {source["path"]} exists',
+                      os.path.isfile(os.path.join(manifest_dir, source['path'])))
 
     likeness = [m for n, m in all_modules if n == 'likeness' and m is not None]
     check('likeness module runs its tests',

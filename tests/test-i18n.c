@@ -1,5 +1,6 @@
 /* test-i18n.c: the app in Simplified Chinese — the catalog compiled from po/zh_CN.po translates
- * real msgids, and a window built from the app's .ui files shows translated labels
+ * real msgids, and a window built from the app's .ui files shows translated labels, the Models
+ * page's among them
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -112,6 +113,10 @@ test_window (void)
   g_assert_nonnull (strstr (labels->str, "模板\n"));
   g_assert_null (strstr (labels->str, "\nPeople\n"));
   g_assert_null (strstr (labels->str, "\nTemplates\n"));
+  /* The Models page: its groups come from its .ui, a row's state from C. */
+  g_assert_nonnull (strstr (labels->str, "人脸工具\n"));
+  g_assert_nonnull (strstr (labels->str, "缺失 · 需下载 4.3\302\240GB\n"));
+  g_assert_null (strstr (labels->str, "\nFace Tools\n"));
 
   gtk_window_destroy (GTK_WINDOW (window));
   settle (50);

@@ -3,216 +3,23 @@
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The server runs on its own thread and main context, the download on the downloader's worker,
- * and the test's main context receives the progress. URL paths choose the server's behaviour:
- *   /files/REL  the file, with Range support
- *   /cut/REL    the first request gets the headers and 40 % of the body, then the connection
- *               closes; later requests behave like /files/
- *   /drip/REL   the headers and 10 % of the body, then silence (for cancelling mid-body)
- *   /slow/REL   the connection is accepted and nothing is ever written (for timeouts)
+ * The server (lk-test-models.c, which says what each URL path does) runs on its own thread, the
+ * download on the downloader's worker, and the test's main context receives the progress.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include <glib/gstdio.h>
-#include <libsoup/soup.h>
 
 #include "lk-catalog.h"
 #include "lk-catalog-files.h"
 #include "lk-model-download.h"
 #include "lk-model-registry.h"
 #include "lk-model-scan.h"
-#include "lk-safetensors.h"
+#include "lk-test-models.h"
 
-typedef struct
-{
-  GThread      *thread;
-  GMainContext *context;
-  GMainLoop    *loop;
-  SoupServer   *server;
-  GMutex        lock;
-  GCond         ready;
-  guint         port;
-  char         *root;
-  GPtrArray    *requests;  /* "PATH RANGE", under lock */
-  GPtrArray    *stalled;   /* stolen GIOStreams kept open */
-  guint         cuts;
-} Server;
-
-static Server server;
 static char *models_dir;
-
-/* ---- server ---------------------------------------------------------------------------- */
-
-static void
-write_partial (SoupServerMessage *msg,
-               const char        *data,
-               gsize              length,
-               gsize              sent,
-               gboolean           close)
-{
-  g_autoptr(GIOStream) stream = soup_server_message_steal_connection (msg);
-  g_autofree char *head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/"
-                                           "octet-stream\r\nContent-Length: %" G_GSIZE_FORMAT
-                                           "\r\n\r\n", length);
-  GOutputStream *out = g_io_stream_get_output_stream (stream);
-
-  g_output_stream_write_all (out, head, strlen (head), NULL, NULL, NULL);
-  g_output_stream_write_all (out, data, sent, NULL, NULL, NULL);
-  g_output_stream_flush (out, NULL, NULL);
-  if (close)
-    g_io_stream_close (stream, NULL, NULL);
-  else
-    g_ptr_array_add (server.stalled, g_steal_pointer (&stream));
-}
-
-static void
-server_cb (SoupServer        *soup_server,
-           SoupServerMessage *msg,
-           const char        *path,
-           GHashTable        *query,
-           gpointer           user_data)
-{
-  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
-  const char *range = soup_message_headers_get_one (request, "Range");
-  g_autofree char *contents = NULL;
-  g_autofree char *file = NULL;
-  const char *relative;
-  gsize length;
-  SoupRange *ranges = NULL;
-  int n_ranges = 0;
-  gboolean cut = FALSE;
-
-  g_mutex_lock (&server.lock);
-  g_ptr_array_add (server.requests, g_strdup_printf ("%s %s", path, range ? range : "-"));
-  if (g_str_has_prefix (path, "/cut/"))
-    cut = server.cuts++ == 0;
-  g_mutex_unlock (&server.lock);
-
-  if (g_str_has_prefix (path, "/slow/"))
-    {
-      g_ptr_array_add (server.stalled, soup_server_message_steal_connection (msg));
-      return;
-    }
-  relative = strchr (path + 1, '/');
-  file = relative != NULL ? g_build_filename (server.root, relative + 1, NULL) : NULL;
-  if (file == NULL || strstr (relative, "..") != NULL ||
-      !g_file_get_contents (file, &contents, &length, NULL))
-    {
-      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
-      return;
-    }
-  if (cut)
-    return write_partial (msg, contents, length, length * 2 / 5, TRUE);
-  if (g_str_has_prefix (path, "/drip/"))
-    return write_partial (msg, contents, length, length / 10, FALSE);
-
-  if (soup_message_headers_get_ranges (request, length, &ranges, &n_ranges) && n_ranges == 1)
-    {
-      goffset start = ranges[0].start, end = ranges[0].end;
-
-      soup_message_headers_free_ranges (request, ranges);
-      soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_COPY,
-                                        contents + start, end - start + 1);
-      soup_message_headers_set_content_range (soup_server_message_get_response_headers (msg),
-                                              start, end, length);
-      soup_server_message_set_status (msg, SOUP_STATUS_PARTIAL_CONTENT, NULL);
-      return;
-    }
-  if (range != NULL)
-    {
-      soup_server_message_set_status (msg, SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE, NULL);
-      return;
-    }
-  soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_COPY,
-                                    contents, length);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-}
-
-static gpointer
-server_thread (gpointer data)
-{
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
-
-  g_main_context_push_thread_default (server.context);
-  server.server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (server.server, NULL, server_cb, NULL, NULL);
-  if (!soup_server_listen_local (server.server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
-    g_error ("Could not listen: %s", error->message);
-  uris = soup_server_get_uris (server.server);
-  g_mutex_lock (&server.lock);
-  server.port = g_uri_get_port (uris->data);
-  g_cond_signal (&server.ready);
-  g_mutex_unlock (&server.lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-
-  g_main_loop_run (server.loop);
-
-  g_clear_pointer (&server.stalled, g_ptr_array_unref);
-  soup_server_disconnect (server.server);
-  g_clear_object (&server.server);
-  g_main_context_pop_thread_default (server.context);
-  return NULL;
-}
-
-static void
-server_start (void)
-{
-  g_mutex_init (&server.lock);
-  g_cond_init (&server.ready);
-  server.root = g_strdup (models_dir);
-  server.requests = g_ptr_array_new_with_free_func (g_free);
-  server.stalled = g_ptr_array_new_with_free_func (g_object_unref);
-  server.context = g_main_context_new ();
-  server.loop = g_main_loop_new (server.context, FALSE);
-  g_mutex_lock (&server.lock);
-  server.thread = g_thread_new ("test-server", server_thread, NULL);
-  while (server.port == 0)
-    g_cond_wait (&server.ready, &server.lock);
-  g_mutex_unlock (&server.lock);
-}
-
-static gboolean
-quit_cb (gpointer data)
-{
-  g_main_loop_quit (server.loop);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-server_stop (void)
-{
-  g_main_context_invoke (server.context, quit_cb, NULL);
-  g_thread_join (server.thread);
-  g_main_loop_unref (server.loop);
-  g_main_context_unref (server.context);
-  g_ptr_array_unref (server.requests);
-  g_free (server.root);
-}
-
-static guint
-n_requests (void)
-{
-  guint n;
-
-  g_mutex_lock (&server.lock);
-  n = server.requests->len;
-  g_mutex_unlock (&server.lock);
-  return n;
-}
-
-static char *
-nth_request (guint index)
-{
-  char *request;
-
-  g_mutex_lock (&server.lock);
-  request = g_strdup (g_ptr_array_index (server.requests, index));
-  g_mutex_unlock (&server.lock);
-  return request;
-}
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -258,7 +65,7 @@ make_registry (const char *name,
   json = g_strdup_printf ("{ \"version\": 1, \"models\": [ { \"name\": \"%s\", \"role\": "
                           "\"face-detect\", \"files\": [ { \"path\": \"%s\", \"size\": null, "
                           "\"sha256\": %s, \"urls\": [ \"http://127.0.0.1:%u%s\" ] } ] } ] }",
-                          name, file, hash, server.port, url_path);
+                          name, file, hash, lk_test_server_get_port (), url_path);
   bytes = g_bytes_new_take (json, strlen (json));
   registry = lk_model_registry_new_from_bytes (bytes, &error);
   g_assert_no_error (error);
@@ -440,12 +247,12 @@ test_download_run (void)
   g_assert_cmpint (row->size, ==, size);
 
   /* Verified once: a second run touches neither the network nor the bytes. */
-  before = n_requests ();
+  before = lk_test_server_n_requests ();
   g_clear_object (&download);
   download = lk_model_download_new (data_dir, registry, "blazeface");
   (void) (run_download (download, NULL, FALSE, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (n_requests (), ==, before);
+  g_assert_cmpuint (lk_test_server_n_requests (), ==, before);
   g_assert_cmpstr (lk_model_download_get_message (download), ==, "Already installed");
   remove_tree (data_dir);
 }
@@ -474,16 +281,14 @@ test_resume_after_cut_run (void)
   g_autofree char *expected = NULL;
   g_autofree char *got = NULL;
   g_autoptr(GError) error = NULL;
-  guint before = n_requests ();
+  guint before = lk_test_server_n_requests ();
 
-  g_mutex_lock (&server.lock);
-  server.cuts = 0;
-  g_mutex_unlock (&server.lock);
+  lk_test_server_rearm_cut ();
   (void) (run_download (download, NULL, FALSE, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (n_requests (), ==, before + 2);
-  first = nth_request (before);
-  second = nth_request (before + 1);
+  g_assert_cmpuint (lk_test_server_n_requests (), ==, before + 2);
+  first = lk_test_server_nth_request (before);
+  second = lk_test_server_nth_request (before + 1);
   g_assert_cmpstr (first, ==, "/cut/" BLAZEFACE " -");
   expected = g_strdup_printf ("/cut/" BLAZEFACE " bytes=%" G_GINT64_FORMAT "-",
                               shared_size (BLAZEFACE) * 2 / 5);
@@ -545,7 +350,8 @@ test_not_found_run (void)
   g_autoptr(LkModelRegistry) registry = make_registry ("gone", "gone.bin", "/files/no/such.bin",
                                                        shared_sha256 (BLAZEFACE));
   g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "gone");
-  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/files/no/such.bin", server.port);
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/files/no/such.bin",
+                                          lk_test_server_get_port ());
   g_autoptr(LkCatalogModel) row = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -648,7 +454,7 @@ test_cancel_run (void)
   download = lk_model_download_new (data_dir, files, "blazeface");
   (void) (run_download (download, NULL, FALSE, NULL, &error));
   g_assert_no_error (error);
-  last = nth_request (n_requests () - 1);
+  last = lk_test_server_nth_request (lk_test_server_n_requests () - 1);
   expected = g_strdup_printf ("/files/" BLAZEFACE " bytes=%" G_GINT64_FORMAT "-",
                               (gint64) st.st_size);
   g_assert_cmpstr (last, ==, expected);
@@ -676,11 +482,11 @@ test_unpinned_run (void)
   g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
   g_autoptr(LkCatalogModel) row = NULL;
   g_autoptr(GError) error = NULL;
-  guint before = n_requests ();
+  guint before = lk_test_server_n_requests ();
 
   g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
   g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_UNPINNED);
-  g_assert_cmpuint (n_requests (), ==, before);
+  g_assert_cmpuint (lk_test_server_n_requests (), ==, before);
   g_clear_error (&error);
 
   lk_model_download_set_trust_unpinned (download, TRUE);
@@ -715,6 +521,21 @@ test_registry_run (void)
                              "controlnet-tile", "controlnet-color", "clip-vocab", "blazeface",
                              "facemesh", "selfie", "face-landmarks-68", "face-recognition",
                              "esrgan-slim-x2", "esrgan-slim-x4", "esrgan-medium-x4" };
+  static const struct { const char *relative, *model; } shared_files[] = {
+    { "human/blazeface.json", "blazeface" },
+    { "human/blazeface.bin", "blazeface" },
+    { "human/facemesh.json", "facemesh" },
+    { "human/facemesh.bin", "facemesh" },
+    { "human/selfie.json", "selfie" },
+    { "human/selfie.bin", "selfie" },
+    { "face-api/face_landmark_68_model-weights_manifest.json", "face-landmarks-68" },
+    { "face-api/face_landmark_68_model.bin", "face-landmarks-68" },
+    { "face-api/face_recognition_model-weights_manifest.json", "face-recognition" },
+    { "face-api/face_recognition_model.bin", "face-recognition" },
+    { "upscalerjs/esrgan-slim/x2/group1-shard1of1.bin", "esrgan-slim-x2" },
+    { "upscalerjs/esrgan-slim/x4/group1-shard1of1.bin", "esrgan-slim-x4" },
+    { "upscalerjs/esrgan-medium/x4/group1-shard1of1.bin", "esrgan-medium-x4" },
+  };
 
   registry = lk_model_registry_new_default (&error);
   g_assert_no_error (error);
@@ -724,17 +545,29 @@ test_registry_run (void)
   entry = lk_model_registry_lookup (registry, "sd15");
   g_assert_cmpstr (entry->role, ==, "base");
   g_assert_true (lk_model_entry_is_pinned (entry));
-  /* Unknown hashes stay unknown rather than guessed. */
-  g_assert_false (lk_model_entry_is_pinned (lk_model_registry_lookup (registry,
-                                                                      "controlnet-tile")));
-  /* Every small model's pin agrees with ../shared/models. */
+  /* Every model is pinned: the downloader refuses bytes it cannot check. */
+  entry = lk_model_registry_lookup (registry, "controlnet-tile");
+  g_assert_cmpstr (((LkModelFileSpec *) g_ptr_array_index (entry->files, 0))->sha256, ==,
+                   "8aa69b8d391e72c2fced6a650268137dc0ed594cafe8a2c0f8b994799a21979b");
+  /* Every small model's pin agrees with ../shared/models, whose SHA256SUMS are authoritative. */
   entry = lk_model_registry_find_by_sha256 (registry, vocab_sha256, &file);
   g_assert_nonnull (entry);
   g_assert_cmpstr (entry->name, ==, "clip-vocab");
   g_assert_cmpint (file->size, ==, shared_size ("clip/bpe_simple_vocab_16e6.txt.gz"));
+  for (guint i = 0; i < G_N_ELEMENTS (shared_files); i++)
+    {
+      g_autofree char *sha256 = shared_sha256 (shared_files[i].relative);
+
+      entry = lk_model_registry_find_by_sha256 (registry, sha256, &file);
+      g_assert_nonnull (entry);
+      g_assert_cmpstr (entry->name, ==, shared_files[i].model);
+      g_assert_cmpint (file->size, ==, shared_size (shared_files[i].relative));
+    }
   for (guint i = 0; i < lk_model_registry_get_n_models (registry); i++)
     {
       const LkModelEntry *model = lk_model_registry_get_nth (registry, i);
+
+      g_assert_true (lk_model_entry_is_pinned (model));
 
       for (guint j = 0; j < model->files->len; j++)
         {
@@ -768,23 +601,14 @@ test_registry_run (void)
 /* ---- scan ------------------------------------------------------------------------------ */
 
 static void
-write_weights (const char *dir,
-               const char *file,
-               const char *const *names,
-               const gint64 (*shapes)[4],
-               const guint *ndims,
-               guint n)
+write_weights (const char         *dir,
+               const char         *file,
+               const char * const *names,
+               const gint64      (*shapes)[4],
+               const guint        *ndims,
+               guint               n)
 {
-  g_autofree char *path = g_build_filename (dir, file, NULL);
-  g_autofree LkSafetensorsEntry *entries = g_new0 (LkSafetensorsEntry, n);
-  g_autofree guint8 *zeros = g_malloc0 (320 * 768 * 2);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  for (guint i = 0; i < n; i++)
-    entries[i] = (LkSafetensorsEntry) { names[i], LK_WEIGHT_F16, ndims[i], shapes[i], zeros };
-  g_assert_true (lk_safetensors_write (path, entries, n, NULL, &error));
-  g_assert_no_error (error);
+  g_free (lk_test_write_weights (dir, file, names, shapes, ndims, n));
 }
 
 static const LkModelScanItem *
@@ -816,25 +640,6 @@ test_scan (void)
   g_autoptr(GPtrArray) rows = NULL;
   g_autoptr(GError) error = NULL;
   const LkModelScanItem *item;
-  /* Real SD1.5 names; the detector reads the shapes of conv_in and the cross-attention key. */
-  const char *const checkpoint[] = {
-    "model.diffusion_model.input_blocks.0.0.weight",
-    "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
-    "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
-    "first_stage_model.decoder.conv_in.weight",
-  };
-  const gint64 checkpoint_shapes[][4] = { { 320, 4, 3, 3 }, { 320, 768 }, { 8, 768 },
-                                          { 512, 4, 3, 3 } };
-  const guint checkpoint_ndims[] = { 4, 2, 2, 4 };
-  const gint64 inpaint_shapes[][4] = { { 320, 9, 3, 3 }, { 320, 768 }, { 8, 768 },
-                                       { 512, 4, 3, 3 } };
-  const char *const lora[] = {
-    "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
-    "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight",
-  };
-  const gint64 lora_shapes[][4] = { { 4, 768 }, { 320, 4 } };
-  const gint64 lora_xl_shapes[][4] = { { 4, 2048 }, { 320, 4 } };
-  const guint lora_ndims[] = { 2, 2 };
   const char *const controlnet[] = {
     "control_model.input_hint_block.0.weight",
     "control_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
@@ -846,12 +651,11 @@ test_scan (void)
   const gint64 vae_shapes[][4] = { { 4, 4, 3, 3 }, { 4, 4, 3, 3 } };
   const guint vae_ndims[] = { 4, 4 };
 
-  write_weights (checkpoints, "tiny-sd15.safetensors", checkpoint, checkpoint_shapes,
-                 checkpoint_ndims, 4);
-  write_weights (checkpoints, "tiny-inpaint.safetensors", checkpoint, inpaint_shapes,
-                 checkpoint_ndims, 4);
-  write_weights (loras, "face.safetensors", lora, lora_shapes, lora_ndims, 2);
-  write_weights (loras, "xl-style.safetensors", lora, lora_xl_shapes, lora_ndims, 2);
+  /* Real SD1.5 names; the detector reads the shapes of conv_in and the cross-attention key. */
+  g_free (lk_test_write_tiny_checkpoint (checkpoints, "tiny-sd15.safetensors", 4));
+  g_free (lk_test_write_tiny_checkpoint (checkpoints, "tiny-inpaint.safetensors", 9));
+  g_free (lk_test_write_tiny_lora (loras, "face.safetensors", 768));
+  g_free (lk_test_write_tiny_lora (loras, "xl-style.safetensors", 2048));
   write_weights (controlnets, "control_tiny_canny.safetensors", controlnet, controlnet_shapes,
                  controlnet_ndims, 2);
   write_weights (vaes, "tiny-vae.safetensors", vae, vae_shapes, vae_ndims, 2);
@@ -944,9 +748,9 @@ main (int   argc,
       /* Only the scan needs no shared data; every other test skips. */
       return g_test_run ();
     }
-  server_start ();
+  lk_test_server_start (models_dir);
   status = g_test_run ();
-  server_stop ();
+  lk_test_server_stop ();
   g_free (models_dir);
   return status;
 }

@@ -30,6 +30,17 @@ check_base_model (LkCatalog *catalog)
   return NULL;
 }
 
+gboolean
+lk_capabilities_have_base_model (LkCatalog *catalog)
+{
+  g_autofree char *missing = NULL;
+
+  g_return_val_if_fail (LK_IS_CATALOG (catalog), FALSE);
+
+  missing = check_base_model (catalog);
+  return missing == NULL;
+}
+
 char *
 lk_capabilities_check_training (LkCatalog *catalog,
                                 LkPerson  *person,

@@ -21,4 +21,8 @@ char *lk_capabilities_check_generation (LkCatalog    *catalog,
                                         GPtrArray    *people,
                                         LkTemplate   *template);
 
+/* Whether a Stable Diffusion 1.5 checkpoint is ready: when not, the pages offer the Models
+ * page. */
+gboolean lk_capabilities_have_base_model (LkCatalog *catalog);
+
 G_END_DECLS

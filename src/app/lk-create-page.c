@@ -30,6 +30,7 @@ struct _LkCreatePage
   GtkLabel           *slots_label;
   GtkListView        *template_view;
   GtkLabel           *missing_label;
+  GtkWidget          *models_button;
   GtkRevealer        *result_revealer;
   GtkPicture         *result_template;
   GtkPicture         *result_picture;
@@ -123,6 +124,8 @@ update_state (LkCreatePage *self)
 
   gtk_label_set_label (self->missing_label, missing != NULL ? missing : "");
   gtk_widget_set_visible (GTK_WIDGET (self->missing_label), missing != NULL);
+  gtk_widget_set_visible (self->models_button, self->catalog != NULL &&
+                          !lk_capabilities_have_base_model (self->catalog));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "create.generate", missing == NULL);
 }
 
@@ -474,6 +477,7 @@ lk_create_page_class_init (LkCreatePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, slots_label);
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, template_view);
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, missing_label);
+  gtk_widget_class_bind_template_child (widget_class, LkCreatePage, models_button);
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, result_revealer);
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, result_template);
   gtk_widget_class_bind_template_child (widget_class, LkCreatePage, result_picture);
@@ -491,6 +495,13 @@ lk_create_page_class_init (LkCreatePageClass *klass)
 }
 
 static void
+map_cb (GtkWidget *widget,
+        gpointer   user_data)
+{
+  update_state (LK_CREATE_PAGE (widget));
+}
+
+static void
 lk_create_page_init (LkCreatePage *self)
 {
   g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
@@ -501,5 +512,7 @@ lk_create_page_init (LkCreatePage *self)
 
   lk_template_tile_setup_factory (factory, FALSE);
   gtk_list_view_set_factory (self->template_view, factory);
+  /* A model added on the Models page meanwhile changes what is missing. */
+  g_signal_connect (self, "map", G_CALLBACK (map_cb), NULL);
   update_state (self);
 }

@@ -51,6 +51,21 @@ image_filter (void)
   return filter;
 }
 
+/* Weights in the formats Likeness reads, and the other files of the registry's models. */
+static GtkFileFilter *
+model_filter (void)
+{
+  static const char *patterns[] = {
+    "*.safetensors", "*.ckpt", "*.pth", "*.pt", "*.bin", "*.json", "*.gz",
+  };
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("Model Files"));
+  for (guint i = 0; i < G_N_ELEMENTS (patterns); i++)
+    gtk_file_filter_add_pattern (filter, patterns[i]);
+  return filter;
+}
+
 #if GTK_CHECK_VERSION (4, 10, 0)
 
 static void
@@ -68,6 +83,9 @@ dialog_done_cb (GObject      *object,
     {
     case LK_CHOOSE_IMAGES:
       model = gtk_file_dialog_open_multiple_finish (dialog, result, NULL);
+      break;
+    case LK_CHOOSE_MODEL:
+      file = gtk_file_dialog_open_finish (dialog, result, NULL);
       break;
     case LK_CHOOSE_FOLDER:
       file = gtk_file_dialog_select_folder_finish (dialog, result, NULL);
@@ -116,6 +134,16 @@ lk_choose_files (GtkWidget         *owner,
     case LK_CHOOSE_FOLDER:
       gtk_file_dialog_select_folder (dialog, parent, NULL, dialog_done_cb, choice);
       break;
+    case LK_CHOOSE_MODEL:
+      {
+        g_autoptr(GListStore) filters = g_list_store_new (GTK_TYPE_FILE_FILTER);
+        g_autoptr(GtkFileFilter) filter = model_filter ();
+
+        g_list_store_append (filters, filter);
+        gtk_file_dialog_set_filters (dialog, G_LIST_MODEL (filters));
+        gtk_file_dialog_open (dialog, parent, NULL, dialog_done_cb, choice);
+      }
+      break;
     case LK_CHOOSE_SAVE_PNG:
       gtk_file_dialog_set_initial_name (dialog, initial_name);
       gtk_file_dialog_save (dialog, parent, NULL, dialog_done_cb, choice);
@@ -158,6 +186,7 @@ lk_choose_files (GtkWidget         *owner,
     [LK_CHOOSE_IMAGES] = GTK_FILE_CHOOSER_ACTION_OPEN,
     [LK_CHOOSE_FOLDER] = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
     [LK_CHOOSE_SAVE_PNG] = GTK_FILE_CHOOSER_ACTION_SAVE,
+    [LK_CHOOSE_MODEL] = GTK_FILE_CHOOSER_ACTION_OPEN,
   };
   GtkWindow *parent = GTK_WINDOW (gtk_widget_get_root (owner));
   GtkFileChooserNative *native;
@@ -172,6 +201,12 @@ lk_choose_files (GtkWidget         *owner,
       g_autoptr(GtkFileFilter) filter = image_filter ();
 
       gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (native), TRUE);
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
+    }
+  if (mode == LK_CHOOSE_MODEL)
+    {
+      g_autoptr(GtkFileFilter) filter = model_filter ();
+
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
     }
   if (mode == LK_CHOOSE_SAVE_PNG && initial_name != NULL)

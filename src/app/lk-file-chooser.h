@@ -14,6 +14,7 @@ typedef enum
   LK_CHOOSE_IMAGES,    /* open one or more images */
   LK_CHOOSE_FOLDER,    /* one folder */
   LK_CHOOSE_SAVE_PNG,  /* where to save a PNG */
+  LK_CHOOSE_MODEL,     /* open one model file (weights, or any file) */
 } LkChooseMode;
 
 /* files: GFiles the user chose, NULL when they cancelled. */

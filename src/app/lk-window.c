@@ -1,4 +1,4 @@
-/* lk-window.c: the main window — People, Templates, Create, History, Jobs
+/* lk-window.c: the main window — People, Templates, Create, History, Jobs, Models
  *
  * An AdwViewStack whose switcher sits in the header bar in a wide window and at the bottom in
  * a narrow one; People and History fold their list and detail with AdwLeaflet.
@@ -28,6 +28,7 @@ struct _LkWindow
   LkCreatePage         *create_page;
   LkHistoryPage        *history_page;
   LkJobsPage           *jobs_page;
+  LkModelsPage         *models_page;
 
   /* owned */
   LkCatalog            *catalog;
@@ -218,6 +219,7 @@ set_catalog (LkWindow  *self,
   lk_create_page_set_catalog (self->create_page, catalog);
   lk_history_page_set_catalog (self->history_page, catalog);
   lk_jobs_page_set_catalog (self->jobs_page, catalog);
+  lk_models_page_set_catalog (self->models_page, catalog);
   if (catalog != NULL)
     {
       self->jobs = lk_catalog_list_jobs (catalog);
@@ -249,6 +251,12 @@ LkHistoryPage *
 lk_window_get_history_page (LkWindow *self)
 {
   return self->history_page;
+}
+
+LkModelsPage *
+lk_window_get_models_page (LkWindow *self)
+{
+  return self->models_page;
 }
 
 AdwToastOverlay *
@@ -312,7 +320,7 @@ lk_window_class_init (LkWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
-  static const char *pages[] = { "people", "templates", "create", "history", "jobs" };
+  static const char *pages[] = { "people", "templates", "create", "history", "jobs", "models" };
 
   object_class->dispose = lk_window_dispose;
   object_class->get_property = lk_window_get_property;
@@ -328,6 +336,7 @@ lk_window_class_init (LkWindowClass *klass)
   g_type_ensure (LK_TYPE_CREATE_PAGE);
   g_type_ensure (LK_TYPE_HISTORY_PAGE);
   g_type_ensure (LK_TYPE_JOBS_PAGE);
+  g_type_ensure (LK_TYPE_MODELS_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/likeness/Likeness/lk-window.ui");
@@ -339,6 +348,7 @@ lk_window_class_init (LkWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LkWindow, create_page);
   gtk_widget_class_bind_template_child (widget_class, LkWindow, history_page);
   gtk_widget_class_bind_template_child (widget_class, LkWindow, jobs_page);
+  gtk_widget_class_bind_template_child (widget_class, LkWindow, models_page);
 
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
   gtk_widget_class_install_action (widget_class, "win.new-person", NULL, new_person_action);

@@ -1,4 +1,4 @@
-/* lk-window.h: the main window — People, Templates, Create, History, Jobs
+/* lk-window.h: the main window — People, Templates, Create, History, Jobs, Models
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -18,7 +18,7 @@ G_DECLARE_FINAL_TYPE (LkWindow, lk_window, LK, WINDOW, AdwApplicationWindow)
 LkWindow  *lk_window_new         (GtkApplication *application,
                                   LkCatalog      *catalog);
 LkCatalog *lk_window_get_catalog (LkWindow       *self);
-/* people, templates, create, history or jobs */
+/* people, templates, create, history, jobs or models */
 void       lk_window_show_page   (LkWindow       *self,
                                   const char     *name);
 

@@ -26,6 +26,7 @@ typedef enum
   LK_MODELS_ERROR_HTTP,           /* the server answered with an error status */
   LK_MODELS_ERROR_NETWORK,        /* connection refused, cut, timed out */
   LK_MODELS_ERROR_UNSUPPORTED,    /* a model kind Likeness cannot use (SD2, SDXL…) */
+  LK_MODELS_ERROR_WRONG_KIND,     /* a file offered for a model it is not (a LoRA as a checkpoint) */
 } LkModelsError;
 
 GQuark lk_models_error_quark (void);

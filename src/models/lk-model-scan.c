@@ -301,6 +301,95 @@ lk_models_adopt (LkCatalog        *catalog,
   return g_steal_pointer (&item);
 }
 
+/* The class a file must have to stand in for a model of this role, or NOT_MODEL when only the
+ * registry's own bytes will do. */
+static LkModelClass
+class_for_role (const char *role)
+{
+  static const LkModelClass classes[] = {
+    LK_MODEL_CLASS_CHECKPOINT, LK_MODEL_CLASS_CHECKPOINT_INPAINT, LK_MODEL_CLASS_VAE,
+    LK_MODEL_CLASS_CONTROLNET,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
+    if (g_strcmp0 (lk_model_class_get_role (classes[i]), role) == 0)
+      return classes[i];
+  return LK_MODEL_CLASS_NOT_MODEL;
+}
+
+LkModelScanItem *
+lk_models_adopt_as (LkCatalog           *catalog,
+                    const LkModelEntry  *entry,
+                    const char          *path,
+                    GCancellable        *cancellable,
+                    GError             **error)
+{
+  g_autoptr(LkModelScanItem) item = g_new0 (LkModelScanItem, 1);
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *detail = NULL;
+  g_autofree char *sha256 = NULL;
+  g_autofree char *base = NULL;
+  const LkModelFileSpec *first;
+  LkModelClass wanted;
+  goffset size = -1;
+  gboolean pinned_match;
+
+  g_return_val_if_fail (LK_IS_CATALOG (catalog), NULL);
+  g_return_val_if_fail (entry != NULL, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  file = g_file_new_for_path (path);
+  item->path = g_file_get_path (file);
+  base = g_path_get_basename (item->path);
+  first = g_ptr_array_index (entry->files, 0);
+  if (!g_file_test (item->path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s is not a file",
+                   item->path);
+      return NULL;
+    }
+  if (entry->files->len != 1)
+    {
+      /* The parts of a TF.js model only work together, from one folder. */
+      g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_WRONG_KIND,
+                   "“%s” is made of %u files and cannot be adopted from one of them",
+                   entry->title, entry->files->len);
+      return NULL;
+    }
+
+  wanted = class_for_role (entry->role);
+  item->klass = lk_model_classify (item->path, &detail);
+  if (wanted != LK_MODEL_CLASS_NOT_MODEL && item->klass != wanted)
+    {
+      g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_WRONG_KIND,
+                   "“%s” needs a file of kind “%s”, but %s is of kind “%s” (%s)", entry->title,
+                   lk_model_class_get_label (wanted), base, lk_model_class_get_label (item->klass),
+                   detail);
+      return NULL;
+    }
+
+  sha256 = lk_catalog_files_hash (item->path, &size, cancellable, error);
+  if (sha256 == NULL)
+    return NULL;
+  pinned_match = first->sha256 != NULL && strcmp (sha256, first->sha256) == 0;
+  if (wanted == LK_MODEL_CLASS_NOT_MODEL && !pinned_match)
+    {
+      g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_WRONG_KIND,
+                   "%s is not %s: its SHA-256 is %s, the publisher's file has %s", base,
+                   first->path, sha256, first->sha256 != NULL ? first->sha256 : "no pin");
+      return NULL;
+    }
+
+  if (!lk_catalog_set_model (catalog, entry->role, entry->name, item->path, size, sha256, NULL,
+                             "ready", error))
+    return NULL;
+  item->recorded = TRUE;
+  item->note = g_strdup_printf ("recorded as %s “%s”%s", entry->role, entry->name,
+                                pinned_match ? ", the publisher's own file"
+                                             : ", a different file than the publisher's");
+  return g_steal_pointer (&item);
+}
+
 static gboolean
 walk (LkCatalog        *catalog,
       LkModelRegistry  *registry,

@@ -54,6 +54,19 @@ LkModelScanItem *lk_models_adopt        (LkCatalog       *catalog,
                                          GCancellable    *cancellable,
                                          GError         **error);
 
+/* Records path as the registry model entry (role and name), by reference, after checking that
+ * it is that kind of file: an SD1.x checkpoint for "base", an inpainting checkpoint for
+ * "inpaint", a VAE for "vae", a ControlNet for "controlnet"; a model of any other role only when
+ * the file's SHA-256 is the registry's own (one-file models only). Anything else fails with
+ * LK_MODELS_ERROR_WRONG_KIND, naming what the file is, and records nothing. The file is hashed
+ * (slow for checkpoints: call it on a worker); the row keeps the hash, so a file that is the
+ * publisher's own counts as verified. */
+LkModelScanItem *lk_models_adopt_as     (LkCatalog          *catalog,
+                                         const LkModelEntry *entry,
+                                         const char         *path,
+                                         GCancellable       *cancellable,
+                                         GError            **error);
+
 /* Walks the usual Stable Diffusion web UI and ComfyUI model folders under dir (dir itself when it
  * has none of them), adopting every model file found. Returns LkModelScanItem, one per file. */
 GPtrArray    *lk_models_scan            (LkCatalog       *catalog,
