@@ -13,6 +13,7 @@
 #include "lk-ref-backward.h"
 #include "lk-ref.h"
 #include "lk-oracle-cases.h"
+#include "lk-test-fd.h"
 #include "lk-test-util.h"
 
 /* Finite differences: the loss is L = Σ w · f(inputs), evaluated in double from the f32
@@ -23,7 +24,7 @@
 #define FD_STEP 1e-3
 #define FD_BOUND 1e-5
 
-typedef double (*LossFunc) (gconstpointer data);
+typedef LkTestLoss LossFunc;
 
 static void
 check_by_fd_step (const char    *what,
@@ -34,23 +35,7 @@ check_by_fd_step (const char    *what,
                   const float   *grad,
                   float          step)
 {
-  g_autofree float *fd = g_new (float, n);
-  g_autofree char *label = g_strconcat (what, " vs finite differences", NULL);
-
-  for (gsize i = 0; i < n; i++)
-    {
-      float saved = input[i];
-      float up = saved + step, down = saved - step;
-      double l_up, l_down;
-
-      input[i] = up;
-      l_up = loss (data);
-      input[i] = down;
-      l_down = loss (data);
-      input[i] = saved;
-      fd[i] = (l_up - l_down) / ((double) up - down);
-    }
-  lk_test_assert_close (label, grad, fd, n, FD_BOUND, 0);
+  lk_test_check_by_fd (what, loss, data, input, n, grad, step, FD_BOUND);
 }
 
 static void

@@ -4,6 +4,11 @@
 #   layer_norm: dx, dgamma, dbeta          group_norm (+silu): dx, dgamma, dbeta
 #   silu, gelu, quick_gelu: dx             geglu: dx
 #   gemm (a [batch, m, k] or transposed, b [batch_b, k, n] or transposed, bias [n]): da, db, dbias
+#   conv2d (x [n, cin, h, w], w [cout, cin, k, k], padding (k - 1) / 2): dx, dw, dbias
+#   attention (q [b, nq, heads * d], k and v [b, nk, heads * d]): dq, dk, dv
+#   upsample (x of shape "n,c,h,w"): dx            concat (a [n, ca, h, w], b [n, cb, h, w]): da, db
+#   mul (a, b broadcast, shapes "2,3,4" strings): da, db
+#   lora (x [rows, in] or [n, in, h, w] when conv): y, dx, dA, dB
 #   adamw: param after each of `steps` steps on grads g0, g1, …, then m and v
 import torch
 import torch.nn.functional as F
@@ -24,6 +29,9 @@ for i in range(job["cases"]):
 
     def tensor(name, shape):
         return job.tensor(f"{name}{i}", shape)
+
+    def dims(name):
+        return tuple(int(v) for v in param(name).split(","))
 
     op = param("op")
     if op == "layer_norm":
@@ -73,6 +81,66 @@ for i in range(job["cases"]):
             c = param("alpha") * torch.matmul(opa, opb) + bias
             c.backward(tensor("dc", (batch, m, n)))
         outputs += [a.grad, b.grad, bias.grad]
+    elif op == "conv2d":
+        n, cin, h, w, cout, k = (param(name) for name in ("n", "cin", "h", "w", "cout", "k"))
+        x, weight = leaf(tensor("x", (n, cin, h, w))), leaf(tensor("w", (cout, cin, k, k)))
+        bias = leaf(torch.zeros(cout))
+        with torch.enable_grad():
+            y = F.conv2d(x, weight, bias, stride=param("stride"), padding=(k - 1) // 2)
+            y.backward(tensor("dy", tuple(y.shape)))
+        outputs += [x.grad, weight.grad, bias.grad]
+    elif op == "attention":
+        b, nq, nk, heads, d = (param(name) for name in ("b", "nq", "nk", "heads", "d"))
+        q = leaf(tensor("q", (b, nq, heads * d)))
+        k, v = leaf(tensor("k", (b, nk, heads * d))), leaf(tensor("v", (b, nk, heads * d)))
+        with torch.enable_grad():
+            def split(t):
+                return t.reshape(b, t.shape[1], heads, d).transpose(1, 2)
+            scores = split(q) @ split(k).transpose(-1, -2) * d ** -0.5
+            if param("causal"):
+                scores = scores.masked_fill(torch.ones(nq, nk).tril() == 0, float("-inf"))
+            o = (scores.softmax(-1) @ split(v)).transpose(1, 2).reshape(b, nq, heads * d)
+            o.backward(tensor("do", (b, nq, heads * d)))
+        outputs += [q.grad, k.grad, v.grad]
+    elif op == "upsample":
+        shape = dims("shape")
+        x = leaf(tensor("x", shape))
+        with torch.enable_grad():
+            y = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            y.backward(tensor("dy", tuple(y.shape)))
+        outputs.append(x.grad)
+    elif op == "concat":
+        a, b = leaf(tensor("a", dims("a_shape"))), leaf(tensor("b", dims("b_shape")))
+        with torch.enable_grad():
+            y = torch.cat([a, b], dim=1)
+            y.backward(tensor("dy", tuple(y.shape)))
+        outputs += [a.grad, b.grad]
+    elif op == "mul":
+        a, b = leaf(tensor("a", dims("a_shape"))), leaf(tensor("b", dims("b_shape")))
+        with torch.enable_grad():
+            y = a * b
+            y.backward(tensor("dy", tuple(y.shape)))
+        outputs += [a.grad, b.grad]
+    elif op == "lora":
+        # kohya's LoRAModule: org_forward(x) + lora_up(lora_down(x)) * multiplier * scale.
+        rows, n, hw = param("rows"), param("n"), param("hw")
+        fin, fout, rank, conv = param("in"), param("out"), param("rank"), param("conv")
+        w, b = tensor("w", (fout, fin)), tensor("b", (fout,))
+        down, up = leaf(tensor("down", (rank, fin))), leaf(tensor("up", (fout, rank)))
+        if conv:
+            x = leaf(tensor("x", (n, fin, hw)))
+        else:
+            x = leaf(tensor("x", (rows, fin)))
+        with torch.enable_grad():
+            if conv:
+                x4 = x.reshape(n, fin, hw, 1)
+                base = F.conv2d(x4, w.reshape(fout, fin, 1, 1), b)
+                lora = F.conv2d(F.conv2d(x4, down.reshape(rank, fin, 1, 1)), up.reshape(fout, rank, 1, 1))
+                y = (base + lora * param("scale")).reshape(n, fout, hw)
+            else:
+                y = F.linear(x, w, b) + F.linear(F.linear(x, down), up) * param("scale")
+            y.backward(tensor("dy", tuple(y.shape)))
+        outputs += [y.detach(), x.grad, down.grad, up.grad]
     elif op == "adamw":
         n = param("n")
         p = torch.nn.Parameter(tensor("param", (n,)))

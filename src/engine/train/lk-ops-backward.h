@@ -85,6 +85,78 @@ gboolean lk_op_gemm_backward       (LkStream            *stream,
                                     const LkGemmOptions *options,
                                     GError             **error);
 
+/* Of lk_op_conv2d: x [N, Cin, H, W], w [Cout, Cin, k, k] and dy [N, Cout, Ho, Wo] → dx (as x),
+ * dw (as w), dbias [Cout]; any of the three may be NULL. "Same" convolutions only, as SD's:
+ * k 3 with padding 1 or k 1 with padding 0, at stride 1 or 2. x, dy and dx split into whole
+ * images where they exceed one storage binding (as lk_op_conv2d does); w, dw and dbias must
+ * fit one. The weight and bias gradients are summed over the batch in a fixed order. */
+gboolean lk_op_conv2d_backward     (LkStream              *stream,
+                                    LkTensor              *x,
+                                    LkTensor              *w,
+                                    LkTensor              *dy,
+                                    LkTensor              *dx,
+                                    LkTensor              *dw,
+                                    LkTensor              *dbias,
+                                    const LkConv2dOptions *options,
+                                    GError               **error);
+
+/* Of lk_op_attention_masked (q, k, v, o, heads, scale and causal as there; o is the forward's
+ * output):
+ * d_o [B, Nq, heads·D] → dq, dk, dv of the shapes of q, k, v. Flash-style: the log-sum-exp of
+ * each score row and Σ d_o · o are computed once into a scratch [B, heads, Nq] f32 pair, then
+ * the scores are recomputed key by key for dq (per query) and query by query for dk, dv (per
+ * key); no Nq × Nk matrix exists. Head dims multiples of 4 up to 256 (SD's and CLIP's are
+ * 40 to 160); every tensor must fit one binding. */
+gboolean lk_op_attention_backward  (LkStream       *stream,
+                                    LkTensor       *q,
+                                    LkTensor       *k,
+                                    LkTensor       *v,
+                                    LkTensor       *o,
+                                    LkTensor       *d_o,
+                                    LkTensor       *dq,
+                                    LkTensor       *dk,
+                                    LkTensor       *dv,
+                                    guint           heads,
+                                    float           scale,
+                                    gboolean        causal,
+                                    GError        **error);
+
+/* Of lk_op_upsample_nearest2x: dy [N, C, 2H, 2W] → dx [N, C, H, W], each the sum of its 2 × 2
+ * block. */
+gboolean lk_op_upsample_nearest2x_backward (LkStream  *stream,
+                                            LkTensor  *dy,
+                                            LkTensor  *dx,
+                                            GError   **error);
+/* Of lk_op_concat_channels: dy [N, Ca + Cb, H, W] → da [N, Ca, H, W] and db [N, Cb, H, W]
+ * (either may be NULL): the two channel slices. */
+gboolean lk_op_concat_channels_backward (LkStream  *stream,
+                                         LkTensor  *dy,
+                                         LkTensor  *da,
+                                         LkTensor  *db,
+                                         GError   **error);
+/* The gradient of an operand that lk_op_binary broadcast to dy's shape: dx = dy summed over
+ * the dimensions where dx has size 1 or which it lacks (numpy's rules), in a fixed order. dx
+ * of dy's shape is a plain copy. Up to 4 dimensions. */
+gboolean lk_op_broadcast_backward  (LkStream       *stream,
+                                    LkTensor       *dy,
+                                    LkTensor       *dx,
+                                    GError        **error);
+/* Of y = a + b (LK_BINARY_ADD, broadcasting): da, db (either NULL) of a's and b's shapes. */
+gboolean lk_op_add_backward        (LkStream       *stream,
+                                    LkTensor       *dy,
+                                    LkTensor       *da,
+                                    LkTensor       *db,
+                                    GError        **error);
+/* Of y = a · b (LK_BINARY_MUL, broadcasting): da = Σ dy · b and db = Σ dy · a over what was
+ * broadcast; either may be NULL. Uses a scratch f32 tensor of dy's shape. */
+gboolean lk_op_mul_backward        (LkStream       *stream,
+                                    LkTensor       *a,
+                                    LkTensor       *b,
+                                    LkTensor       *dy,
+                                    LkTensor       *da,
+                                    LkTensor       *db,
+                                    GError        **error);
+
 /* stats f32 [2] = { Σ x² over every element of every tensor, number of NaN/inf elements }: the
  * global gradient norm for clipping and the overflow check of dynamic loss scaling, computed
  * without a read-back. */
