@@ -5,12 +5,15 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
+#include "lk-clip.h"
 #include "lk-half.h"
 #include "lk-lora.h"
 #include "lk-safetensors.h"
 #include "lk-test-util.h"
+#include "lk-unet.h"
 
 /* Real SD1.5 weights: attention and feed-forward Linears, a 1×1 proj_in, a 3×3 resnet conv
  * (LoCon), a 1×1 skip connection, cross-attention and a text encoder projection; with their
@@ -631,6 +634,384 @@ test_write_read (void)
   g_unlink (path16);
 }
 
+/* ---- merged into real modules ------------------------------------------------------------ */
+
+/* A tiny UNet and text encoder, random, in one checkpoint under canonical names. */
+static const LkUnetConfig tiny_unet = { 4, 4, 32, 64 };
+#define TINY_VOCAB   512
+#define TINY_WIDTH   64
+#define TINY_CONTEXT 16
+#define TINY_MLP     256
+#define TINY_LAYERS  2
+
+typedef struct
+{
+  GPtrArray *names;
+  GPtrArray *data;
+  GArray    *shapes;  /* 4 gint64 per entry */
+  GArray    *ndims;   /* guint */
+} Checkpoint;
+
+static void
+checkpoint_add (Checkpoint   *ckpt,
+                const char   *name,
+                guint         ndim,
+                const gint64 *shape,
+                guint16      *data)
+{
+  gint64 padded[4] = { 0 };
+
+  memcpy (padded, shape, ndim * sizeof (gint64));
+  g_ptr_array_add (ckpt->names, g_strdup (name));
+  g_ptr_array_add (ckpt->data, data);
+  g_array_append_vals (ckpt->shapes, padded, 4);
+  g_array_append_val (ckpt->ndims, ndim);
+}
+
+static void
+checkpoint_write (Checkpoint *ckpt,
+                  const char *path)
+{
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < ckpt->names->len; i++)
+    {
+      LkSafetensorsEntry entry = {
+        g_ptr_array_index (ckpt->names, i), LK_WEIGHT_F16, g_array_index (ckpt->ndims, guint, i),
+        &g_array_index (ckpt->shapes, gint64, 4 * i), g_ptr_array_index (ckpt->data, i),
+      };
+
+      g_array_append_val (entries, entry);
+    }
+  lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+checkpoint_clear (Checkpoint *ckpt)
+{
+  g_ptr_array_unref (ckpt->names);
+  g_ptr_array_unref (ckpt->data);
+  g_array_unref (ckpt->shapes);
+  g_array_unref (ckpt->ndims);
+}
+
+static char *
+write_tiny_models (void)
+{
+  g_autoptr(GArray) specs = lk_unet_config_list_tensors (&tiny_unet);
+  Checkpoint ckpt = {
+    g_ptr_array_new_with_free_func (g_free), g_ptr_array_new_with_free_func (g_free),
+    g_array_new (FALSE, FALSE, sizeof (gint64)), g_array_new (FALSE, FALSE, sizeof (guint)),
+  };
+  static const char *linear[] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "mlp.fc1",
+    "mlp.fc2",
+  };
+  char *path = g_build_filename (test_dir (), "models.safetensors", NULL);
+  guint64 state = 0x243f6a8885a308d3ull;
+
+  for (guint i = 0; i < specs->len; i++)
+    {
+      LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+      gint64 n = numel (spec->ndim, spec->shape);
+      guint16 *data;
+
+      if (spec->role == LK_UNET_TENSOR_WEIGHT)
+        data = lk_halves_uniform (n, 0, 1.5f * sqrtf (3.0f * spec->shape[0] / n), &state);
+      else if (spec->role == LK_UNET_TENSOR_NORM_WEIGHT)
+        data = lk_halves_uniform (n, 1, 0.2f, &state);
+      else
+        data = lk_halves_uniform (n, 0, 0.1f, &state);
+      checkpoint_add (&ckpt, spec->name, spec->ndim, spec->shape, data);
+    }
+
+#define ADD_CLIP(suffix, center, amplitude, ...) G_STMT_START {                          \
+    const gint64 shape_[] = { __VA_ARGS__ };                                            \
+    g_autofree char *name_ = g_strconcat (LK_CLIP_TEXT_PREFIX, suffix, NULL);           \
+                                                                                        \
+    checkpoint_add (&ckpt, name_, G_N_ELEMENTS (shape_), shape_,                        \
+                    lk_halves_uniform (numel (G_N_ELEMENTS (shape_), shape_), center,   \
+                                       amplitude, &state));                             \
+  } G_STMT_END
+
+  ADD_CLIP ("embeddings.token_embedding.weight", 0, 0.5f, TINY_VOCAB, TINY_WIDTH);
+  ADD_CLIP ("embeddings.position_embedding.weight", 0, 0.5f, TINY_CONTEXT, TINY_WIDTH);
+  for (guint l = 0; l < TINY_LAYERS; l++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (linear); i++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", l, linear[i]);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", l, linear[i]);
+          gint64 out = i == 4 ? TINY_MLP : TINY_WIDTH, in = i == 5 ? TINY_MLP : TINY_WIDTH;
+
+          ADD_CLIP (w, 0, 0.15f, out, in);
+          ADD_CLIP (b, 0, 0.1f, out);
+        }
+      for (guint k = 1; k <= 2; k++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.layer_norm%u.weight", l, k);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.layer_norm%u.bias", l, k);
+
+          ADD_CLIP (w, 1, 0.2f, TINY_WIDTH);
+          ADD_CLIP (b, 0, 0.1f, TINY_WIDTH);
+        }
+    }
+  ADD_CLIP ("final_layer_norm.weight", 1, 0.2f, TINY_WIDTH);
+  ADD_CLIP ("final_layer_norm.bias", 0, 0.1f, TINY_WIDTH);
+#undef ADD_CLIP
+
+  checkpoint_write (&ckpt, path);
+  checkpoint_clear (&ckpt);
+  return path;
+}
+
+typedef struct
+{
+  float *eps;     /* UNet output */
+  float *hidden;  /* text encoder output */
+} Outputs;
+
+static Outputs
+run_models (LkStream        *stream,
+            LkUnet          *unet,
+            LkClipTextModel *clip,
+            LkTensor        *x,
+            LkTensor        *t,
+            LkTensor        *context,
+            const gint32    *ids)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkTensor) eps = lk_unet_forward (unet, stream, x, t, context, &error);
+  g_autoptr(LkTensor) hidden = NULL;
+  Outputs out;
+
+  g_assert_no_error (error);
+  hidden = lk_clip_text_model_forward (clip, stream, ids, 2, 1, &error);
+  g_assert_no_error (error);
+  out.eps = lk_test_download (stream, eps);
+  out.hidden = lk_test_download (stream, hidden);
+  return out;
+}
+
+static void
+outputs_clear (Outputs *out)
+{
+  g_clear_pointer (&out->eps, g_free);
+  g_clear_pointer (&out->hidden, g_free);
+}
+
+/* A kohya LoRA (written and read back) for UNet and text-encoder weights — Linear, cross
+ * attention, 1×1 and 3×3 convolutions — merged into a tiny UNet and text encoder through their
+ * weight tables: the merged weights are the oracle formula's, both forward passes equal the torch
+ * oracles' on the merged weights, and restoring brings back the original outputs bit for bit. */
+static void
+test_merge_into_models (void)
+{
+  static const struct
+  {
+    const char *target;
+    guint       ndim;
+    gint64      down[4], up[4];
+  } adapters[] = {
+    { "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", 2,
+      { 4, 64 }, { 32, 4 } },
+    { "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", 2,
+      { 4, 32 }, { 32, 4 } },
+    { "model.diffusion_model.input_blocks.1.1.proj_in.weight", 4, { 4, 32, 1, 1 }, { 32, 4, 1, 1 } },
+    { "model.diffusion_model.input_blocks.1.0.in_layers.2.weight", 4, { 4, 32, 3, 3 },
+      { 32, 4, 1, 1 } },
+    { "model.diffusion_model.output_blocks.3.0.skip_connection.weight", 4, { 4, 256, 1, 1 },
+      { 128, 4, 1, 1 } },
+    { "model.diffusion_model.middle_block.1.transformer_blocks.0.ff.net.0.proj.weight", 2,
+      { 4, 128 }, { 1024, 4 } },
+    { "cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight", 2,
+      { 4, 64 }, { 64, 4 } },
+    { "cond_stage_model.transformer.text_model.encoder.layers.1.mlp.fc1.weight", 2, { 4, 64 },
+      { 256, 4 } },
+  };
+  const float strength = 0.8f, alpha = 2.0f;
+  static const float timesteps[] = { 20.0f, 700.0f };
+  LkStream *stream = lk_test_stream ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL, *lora_path = NULL, *merged_path = NULL;
+  g_autoptr(LkWeights) model_weights = NULL;
+  g_autoptr(LkUnet) unet = NULL;
+  g_autoptr(LkClipTextModel) clip = NULL;
+  g_autoptr(GHashTable) targets = NULL, clip_targets = NULL;
+  g_autoptr(LkLora) made = lk_lora_new (), lora = NULL;
+  g_autoptr(LkLoraMerge) merge = NULL;
+  g_autoptr(LkTensor) x = NULL, t = NULL, context = NULL;
+  g_autofree float *x_data = lk_test_random (2 * 4 * 16 * 16, -1.5f, 1.5f, 61);
+  g_autofree float *ctx_data = lk_test_random (2 * 5 * 64, -2, 2, 62);
+  gint32 ids[2 * TINY_CONTEXT];
+  Outputs before, merged, restored;
+  gsize n_eps = 2 * 4 * 16 * 16, n_hidden = 2 * TINY_CONTEXT * TINY_WIDTH;
+  LkLora *loras[1];
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (stream == NULL)
+    return;
+  path = write_tiny_models ();
+  model_weights = lk_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  unet = lk_unet_new (stream, model_weights, &error);
+  g_assert_no_error (error);
+  clip = lk_clip_text_model_new (stream, model_weights, &error);
+  g_assert_no_error (error);
+
+  /* One table for both, every tensor of the checkpoint in it. */
+  targets = lk_unet_get_weights (unet);
+  clip_targets = lk_clip_text_model_get_weights (clip);
+  g_hash_table_iter_init (&iter, clip_targets);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (targets, g_strdup (key), value);
+  g_assert_cmpuint (g_hash_table_size (targets), ==, lk_weights_get_n_tensors (model_weights));
+  g_hash_table_iter_init (&iter, targets);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const LkWeightInfo *info = lk_weights_lookup (model_weights, key);
+
+      g_assert_nonnull (info);
+      g_assert_cmpint (lk_tensor_numel (value), ==, info->numel);
+      g_assert_true (lk_tensor_is_contiguous (value));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (adapters); i++)
+    {
+      gint64 n_down = numel (adapters[i].ndim, adapters[i].down);
+      gint64 n_up = numel (adapters[i].ndim, adapters[i].up);
+      g_autofree float *down = lk_test_random (n_down, -0.3f, 0.3f, 70 + i);
+      g_autofree float *up = lk_test_random (n_up, -0.3f, 0.3f, 90 + i);
+
+      lk_lora_add (made, adapters[i].target, alpha, adapters[i].ndim, adapters[i].down, down,
+                   adapters[i].ndim, adapters[i].up, up, &error);
+      g_assert_no_error (error);
+    }
+  lora_path = g_build_filename (test_dir (), "tiny-lora.safetensors", NULL);
+  lk_lora_save (made, lora_path, LK_WEIGHT_F32, NULL, &error);
+  g_assert_no_error (error);
+  lora = open_lora (lora_path);
+  g_assert_cmpint (lk_lora_get_format (lora), ==, LK_LORA_FORMAT_KOHYA);
+
+  for (guint i = 0; i < 2 * TINY_CONTEXT; i++)
+    ids[i] = (i * 37 + 11) % TINY_VOCAB;
+  x = lk_test_tensor_from (stream, LK_DTYPE_F32, 4, (gint64[]) { 2, 4, 16, 16 }, x_data);
+  t = lk_test_tensor_from (stream, LK_DTYPE_F32, 1, (gint64[]) { 2 }, timesteps);
+  context = lk_test_tensor_from (stream, LK_DTYPE_F32, 3, (gint64[]) { 2, 5, 64 }, ctx_data);
+  before = run_models (stream, unet, clip, x, t, context, ids);
+
+  loras[0] = lora;
+  merge = lk_lora_merge (stream, targets, loras, &strength, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (lk_lora_merge_get_targets (merge)->len, ==, G_N_ELEMENTS (adapters));
+  merged = run_models (stream, unet, clip, x, t, context, ids);
+  g_assert_cmpfloat (lk_test_diff (merged.eps, before.eps, n_eps).rel_l2, >, 1e-3);
+  g_assert_cmpfloat (lk_test_diff (merged.hidden, before.hidden, n_hidden).rel_l2, >, 1e-3);
+
+  /* W' = f16 (W + strength · alpha / rank · up · down), weight by weight. */
+  for (guint i = 0; i < G_N_ELEMENTS (adapters); i++)
+    {
+      const LkLoraAdapter *a = lk_lora_lookup (lora, adapters[i].target);
+      LkTensor *w = g_hash_table_lookup (targets, adapters[i].target);
+      const LkWeightInfo *info = lk_weights_lookup (model_weights, adapters[i].target);
+      gint64 out = a->up_shape[0], k = info->numel / out;
+      g_autofree float *original = lk_weights_dup_f32 (model_weights, info, &error);
+      g_autofree float *expected = g_new (float, info->numel);
+      g_autofree float *got = lk_test_download (stream, w);
+
+      g_assert_no_error (error);
+      for (gint64 o = 0; o < out; o++)
+        for (gint64 c = 0; c < k; c++)
+          {
+            double delta = 0;
+
+            for (guint r = 0; r < a->rank; r++)
+              delta += (double) a->up[o * a->rank + r] * a->down[r * k + c];
+            expected[o * k + c] = lk_half_to_float (lk_float_to_half (
+              original[o * k + c] + strength * alpha / a->rank * delta));
+          }
+      lk_test_assert_close (adapters[i].target, got, expected, info->numel, 1e-3, 0);
+    }
+
+  /* The torch oracles on the merged weights, written out as a checkpoint. */
+  {
+    Checkpoint ckpt = {
+      g_ptr_array_new_with_free_func (g_free), g_ptr_array_new_with_free_func (g_free),
+      g_array_new (FALSE, FALSE, sizeof (gint64)), g_array_new (FALSE, FALSE, sizeof (guint)),
+    };
+    g_autoptr(LkOracle) unet_oracle = NULL, clip_oracle = NULL;
+    g_autofree float *expected_eps = NULL, *expected_hidden = NULL;
+    g_autofree float *id_values = g_new (float, 2 * TINY_CONTEXT);
+    g_autofree float *ones = g_new (float, 2 * TINY_CONTEXT);
+
+    for (guint i = 0; i < lk_weights_get_n_tensors (model_weights); i++)
+      {
+        const LkWeightInfo *info = lk_weights_get_nth (model_weights, i);
+        g_autofree float *data = lk_test_download (stream, g_hash_table_lookup (targets,
+                                                                                info->name));
+        guint16 *halves = g_new (guint16, info->numel);
+
+        for (gint64 e = 0; e < info->numel; e++)
+          halves[e] = lk_float_to_half (data[e]);  /* exact: the values are f16 */
+        checkpoint_add (&ckpt, info->name, info->ndim, info->shape, halves);
+      }
+    merged_path = g_build_filename (test_dir (), "merged.safetensors", NULL);
+    checkpoint_write (&ckpt, merged_path);
+    checkpoint_clear (&ckpt);
+
+    if ((unet_oracle = lk_oracle_new ("oracle_unet.py")) != NULL)
+      {
+        lk_oracle_set_param_string (unet_oracle, "path", merged_path);
+        lk_oracle_set_param_int (unet_oracle, "batch", 2);
+        lk_oracle_set_param_int (unet_oracle, "height", 16);
+        lk_oracle_set_param_int (unet_oracle, "width", 16);
+        lk_oracle_set_param_int (unet_oracle, "context_len", 5);
+        lk_oracle_add_input (unet_oracle, "x", x_data, n_eps);
+        lk_oracle_add_input (unet_oracle, "t", timesteps, 2);
+        lk_oracle_add_input (unet_oracle, "context", ctx_data, 2 * 5 * 64);
+        if ((expected_eps = lk_oracle_run (unet_oracle, n_eps)) != NULL)
+          lk_test_assert_close ("UNet with the LoRA merged vs torch", merged.eps, expected_eps,
+                                n_eps, 1e-4, 0);
+      }
+    for (guint i = 0; i < 2 * TINY_CONTEXT; i++)
+      {
+        id_values[i] = ids[i];
+        ones[i] = 1;
+      }
+    if ((clip_oracle = lk_oracle_new ("oracle_clip.py")) != NULL)
+      {
+        lk_oracle_set_param_string (clip_oracle, "path", merged_path);
+        lk_oracle_set_param_int (clip_oracle, "batch", 2);
+        lk_oracle_set_param_int (clip_oracle, "context", TINY_CONTEXT);
+        lk_oracle_add_input (clip_oracle, "ids", id_values, 2 * TINY_CONTEXT);
+        lk_oracle_add_input (clip_oracle, "weights", ones, 2 * TINY_CONTEXT);
+        /* The first third of its output is clip skip 1. */
+        if ((expected_hidden = lk_oracle_run (clip_oracle, 3 * n_hidden)) != NULL)
+          lk_test_assert_close ("text encoder with the LoRA merged vs torch", merged.hidden,
+                                expected_hidden, n_hidden, 1e-4, 0);
+      }
+  }
+
+  /* Restored: the original outputs, bit for bit. */
+  g_assert_true (lk_lora_merge_restore (merge, stream, &error));
+  g_assert_no_error (error);
+  restored = run_models (stream, unet, clip, x, t, context, ids);
+  g_assert_cmpmem (restored.eps, n_eps * sizeof (float), before.eps, n_eps * sizeof (float));
+  g_assert_cmpmem (restored.hidden, n_hidden * sizeof (float), before.hidden,
+                   n_hidden * sizeof (float));
+  lk_test_check_validation ();
+
+  outputs_clear (&before);
+  outputs_clear (&merged);
+  outputs_clear (&restored);
+  g_unlink (path);
+  g_unlink (lora_path);
+  g_unlink (merged_path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -644,6 +1025,7 @@ main (int   argc,
   g_test_add_func ("/lora/errors", test_errors);
   g_test_add_func ("/lora/unmatched-reported", test_unmatched_reported);
   g_test_add_func ("/lora/write-read", test_write_read);
+  g_test_add_func ("/lora/merge-into-models", test_merge_into_models);
   status = g_test_run ();
   g_rmdir (test_dir ());
   return status;

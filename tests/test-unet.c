@@ -275,6 +275,107 @@ test_oracle_tiny_inpaint (void)
   g_rmdir (dir);
 }
 
+/* ControlNet-style residuals added to the 12 skip connections and the middle block, against the
+ * oracle adding them where LDM's ControlledUnetModel does; and the weight table covers every
+ * tensor. Measured 3e-6 on lavapipe. */
+static void
+test_oracle_tiny_residuals (void)
+{
+  static const float timesteps[] = { 3.0f, 500.0f };
+  static const guint mult[] = { 1, 1, 1, 1, 2, 2, 2, 4, 4, 4, 4, 4, 4 };
+  static const guint down[] = { 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3 };
+  const guint batch = 2, size = 16, context_len = 5;
+  LkStream *stream = lk_test_stream ();
+  g_autofree char *dir = NULL, *path = NULL;
+  g_autoptr(LkUnet) unet = NULL;
+  g_autoptr(GHashTable) weights = NULL;
+  g_autoptr(GArray) specs = NULL;
+  g_autoptr(LkOracle) oracle = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkTensor) tx = NULL, tt = NULL, tc = NULL, eps = NULL, plain = NULL;
+  g_autofree float *x = NULL, *context = NULL, *out = NULL, *out_plain = NULL, *expected = NULL;
+  const LkUnetConfig *config;
+  LkUnetResiduals residuals = { { NULL } };
+  float *res_data[LK_UNET_N_DOWN_RESIDUALS + 1];
+  gsize res_n[LK_UNET_N_DOWN_RESIDUALS + 1], n_x, n_ctx, n_out;
+
+  if (stream == NULL)
+    return;
+  unet = load_random_unet (stream, &tiny_inpaint, &dir, &path);
+  config = lk_unet_get_config (unet);
+
+  specs = lk_unet_config_list_tensors (config);
+  weights = lk_unet_get_weights (unet);
+  g_assert_cmpuint (g_hash_table_size (weights), ==, specs->len);
+  for (guint i = 0; i < specs->len; i++)
+    {
+      LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+      LkTensor *t = g_hash_table_lookup (weights, spec->name);
+
+      g_assert_nonnull (t);
+      g_assert_cmpint (lk_tensor_numel (t), ==, spec_numel (spec));
+    }
+
+  n_x = (gsize) batch * config->in_channels * size * size;
+  n_ctx = (gsize) batch * context_len * config->context_dim;
+  n_out = (gsize) batch * config->out_channels * size * size;
+  x = lk_test_random (n_x, -1.5f, 1.5f, 31);
+  context = lk_test_random (n_ctx, -2, 2, 32);
+  tx = lk_test_tensor_from (stream, LK_DTYPE_F32, 4,
+                            (gint64[]) { batch, config->in_channels, size, size }, x);
+  tt = lk_test_tensor_from (stream, LK_DTYPE_F32, 1, (gint64[]) { batch }, timesteps);
+  tc = lk_test_tensor_from (stream, LK_DTYPE_F32, 3,
+                            (gint64[]) { batch, context_len, config->context_dim }, context);
+  for (guint i = 0; i <= LK_UNET_N_DOWN_RESIDUALS; i++)
+    {
+      gint64 c = mult[i] * config->model_channels, s = size >> down[i];
+      gint64 shape[4] = { batch, c, s, s };
+      LkTensor *t;
+
+      res_n[i] = batch * c * s * s;
+      res_data[i] = lk_test_random (res_n[i], -2, 2, 40 + i);
+      t = lk_test_tensor_from (stream, LK_DTYPE_F32, 4, shape, res_data[i]);
+      if (i < LK_UNET_N_DOWN_RESIDUALS)
+        residuals.down[i] = t;
+      else
+        residuals.middle = t;
+    }
+
+  eps = lk_unet_forward_with_residuals (unet, stream, tx, tt, tc, &residuals, &error);
+  g_assert_no_error (error);
+  out = lk_test_download (stream, eps);
+  plain = lk_unet_forward (unet, stream, tx, tt, tc, &error);
+  g_assert_no_error (error);
+  out_plain = lk_test_download (stream, plain);
+  g_assert_cmpfloat (lk_test_diff (out, out_plain, n_out).rel_l2, >, 0.01);
+  lk_unet_residuals_clear (&residuals);
+
+  if ((oracle = lk_oracle_new ("oracle_unet.py")) != NULL)
+    {
+      lk_oracle_set_param_string (oracle, "path", path);
+      lk_oracle_set_param_int (oracle, "batch", batch);
+      lk_oracle_set_param_int (oracle, "height", size);
+      lk_oracle_set_param_int (oracle, "width", size);
+      lk_oracle_set_param_int (oracle, "context_len", context_len);
+      lk_oracle_add_input (oracle, "x", x, n_x);
+      lk_oracle_add_input (oracle, "t", timesteps, batch);
+      lk_oracle_add_input (oracle, "context", context, n_ctx);
+      for (guint i = 0; i <= LK_UNET_N_DOWN_RESIDUALS; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("res%u", i);
+
+          lk_oracle_add_input (oracle, name, res_data[i], res_n[i]);
+        }
+      if ((expected = lk_oracle_run (oracle, n_out)) != NULL)
+        lk_test_assert_close ("unet with residuals vs torch", out, expected, n_out, 1e-4, 0);
+    }
+  for (guint i = 0; i <= LK_UNET_N_DOWN_RESIDUALS; i++)
+    g_free (res_data[i]);
+  lk_test_check_validation ();
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* Checkpoints of another architecture, or damaged ones, are refused naming the tensor. */
 static void
 test_refuses (void)
@@ -333,6 +434,7 @@ main (int    argc,
   g_test_add_func ("/nn/unet/list-tensors", test_list_tensors);
   g_test_add_func ("/nn/unet/refuses", test_refuses);
   g_test_add_func ("/nn/unet/oracle-tiny-inpaint", test_oracle_tiny_inpaint);
+  g_test_add_func ("/nn/unet/oracle-tiny-residuals", test_oracle_tiny_residuals);
   g_test_add_func ("/nn/unet/oracle-sd1", test_oracle_sd1);
   return g_test_run ();
 }

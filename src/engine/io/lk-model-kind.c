@@ -157,6 +157,38 @@ lk_model_map_diffusers_unet (const char *name)
 }
 
 char *
+lk_model_map_diffusers_controlnet (const char *name)
+{
+  static const char *const plain[] = {
+    "controlnet_cond_embedding.conv_in.", "control_model.input_hint_block.0.",
+    "controlnet_cond_embedding.conv_out.", "control_model.input_hint_block.14.",
+    "controlnet_mid_block.", "control_model.middle_block_out.0.",
+    NULL,
+  };
+  const char *p = name;
+  g_autofree char *unet = NULL;
+  guint i;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if ((unet = rename_head (name, plain)) != NULL)
+    return g_steal_pointer (&unet);
+  /* The hint encoder's blocks are its convolutions after conv_in, which sit at every other
+   * index of LDM's Sequential (SiLUs between them). */
+  if (take_index (&p, "controlnet_cond_embedding.blocks.", 5, &i))
+    return g_strdup_printf ("control_model.input_hint_block.%u.%s", 2 * i + 2, p);
+  p = name;
+  if (take_index (&p, "controlnet_down_blocks.", 11, &i))
+    return g_strdup_printf ("control_model.zero_convs.%u.0.%s", i, p);
+  if (g_str_has_prefix (name, "up_blocks.") || g_str_has_prefix (name, "conv_out.") ||
+      g_str_has_prefix (name, "conv_norm_out."))
+    return NULL;
+  if ((unet = lk_model_map_diffusers_unet (name)) == NULL || !g_str_has_prefix (unet, UNET))
+    return NULL;
+  return g_strconcat ("control_model.", unet + strlen (UNET), NULL);
+}
+
+char *
 lk_model_map_diffusers_vae (const char *name)
 {
   static const char *const plain[] = {

@@ -73,6 +73,10 @@ const LkWeightInfo  *lk_model_files_require      (LkModelFiles   *self,
 char                *lk_model_map_diffusers_unet (const char     *name);
 char                *lk_model_map_diffusers_vae  (const char     *name);
 char                *lk_model_map_diffusers_text (const char     *name);
+/* A diffusers ControlNetModel name → canonical LDM ControlNet name (control_model.…: the hint
+ * encoder as input_hint_block.N, controlnet_down_blocks.N as zero_convs.N.0,
+ * controlnet_mid_block as middle_block_out.0, the rest as the UNet's encoder), or NULL. */
+char                *lk_model_map_diffusers_controlnet (const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LkModelFiles, lk_model_files_unref)
 

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "lk-clip.h"
 #include "lk-nn-graph.h"
 
@@ -144,6 +146,34 @@ clip_layer_clear (ClipLayer *layer)
     g_clear_pointer (&tensors[i], lk_tensor_unref);
 }
 
+/* A layer's Linear layers and where they go, shared by loading and lk_clip_text_model_get_weights(). */
+static const char *const layer_linears[] = {
+  "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "mlp.fc1",
+  "mlp.fc2",
+};
+
+static void
+layer_slots (ClipLayer  *layer,
+             LkTensor  **weight_slots[6],
+             LkTensor  **bias_slots[6],
+             LkTensor  **norm_slots[2][2])
+{
+  LkTensor **w[] = {
+    &layer->q_w, &layer->k_w, &layer->v_w, &layer->out_w, &layer->fc1_w, &layer->fc2_w,
+  };
+  LkTensor **b[] = {
+    &layer->q_b, &layer->k_b, &layer->v_b, &layer->out_b, &layer->fc1_b, &layer->fc2_b,
+  };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (w) == G_N_ELEMENTS (layer_linears));
+  memcpy (weight_slots, w, sizeof w);
+  memcpy (bias_slots, b, sizeof b);
+  norm_slots[0][0] = &layer->ln1_w;
+  norm_slots[0][1] = &layer->ln1_b;
+  norm_slots[1][0] = &layer->ln2_w;
+  norm_slots[1][1] = &layer->ln2_b;
+}
+
 static gboolean
 load_layer (LkClipTextModel *self,
             const Source    *source,
@@ -152,24 +182,15 @@ load_layer (LkClipTextModel *self,
             ClipLayer       *layer,
             GError         **error)
 {
-  static const char *linear[] = {
-    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "mlp.fc1",
-    "mlp.fc2",
-  };
-  LkTensor **weight_slots[] = {
-    &layer->q_w, &layer->k_w, &layer->v_w, &layer->out_w, &layer->fc1_w, &layer->fc2_w,
-  };
-  LkTensor **bias_slots[] = {
-    &layer->q_b, &layer->k_b, &layer->v_b, &layer->out_b, &layer->fc1_b, &layer->fc2_b,
-  };
-  LkTensor **norm_slots[][2] = { { &layer->ln1_w, &layer->ln1_b }, { &layer->ln2_w, &layer->ln2_b } };
+  LkTensor **weight_slots[6], **bias_slots[6], **norm_slots[2][2];
 
-  for (guint i = 0; i < G_N_ELEMENTS (linear); i++)
+  layer_slots (layer, weight_slots, bias_slots, norm_slots);
+  for (guint i = 0; i < G_N_ELEMENTS (layer_linears); i++)
     {
       gint64 out = i == 4 ? self->mlp : self->width;
       gint64 in = i == 5 ? self->mlp : self->width;
-      g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", index, linear[i]);
-      g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", index, linear[i]);
+      g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", index, layer_linears[i]);
+      g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", index, layer_linears[i]);
 
       if ((*weight_slots[i] = upload (source, stream, w, 2, out, in, error)) == NULL ||
           (*bias_slots[i] = upload (source, stream, b, 1, out, 0, error)) == NULL)
@@ -288,6 +309,50 @@ lk_clip_text_model_unref (LkClipTextModel *self)
   g_clear_pointer (&self->final_ln_w, lk_tensor_unref);
   g_clear_pointer (&self->final_ln_b, lk_tensor_unref);
   g_free (self);
+}
+
+static void
+insert_weight (GHashTable *table,
+               char       *suffix,
+               LkTensor   *tensor)
+{
+  g_hash_table_insert (table, g_strconcat (LK_CLIP_TEXT_PREFIX, suffix, NULL), tensor);
+  g_free (suffix);
+}
+
+GHashTable *
+lk_clip_text_model_get_weights (LkClipTextModel *self)
+{
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  insert_weight (table, g_strdup ("embeddings.token_embedding.weight"), self->token_embedding);
+  insert_weight (table, g_strdup ("embeddings.position_embedding.weight"),
+                 self->position_embedding);
+  insert_weight (table, g_strdup ("final_layer_norm.weight"), self->final_ln_w);
+  insert_weight (table, g_strdup ("final_layer_norm.bias"), self->final_ln_b);
+  for (guint l = 0; l < self->n_layers; l++)
+    {
+      LkTensor **weight_slots[6], **bias_slots[6], **norm_slots[2][2];
+
+      layer_slots (&self->layers[l], weight_slots, bias_slots, norm_slots);
+      for (guint i = 0; i < G_N_ELEMENTS (layer_linears); i++)
+        {
+          insert_weight (table, g_strdup_printf ("encoder.layers.%u.%s.weight", l,
+                                                 layer_linears[i]), *weight_slots[i]);
+          insert_weight (table, g_strdup_printf ("encoder.layers.%u.%s.bias", l,
+                                                 layer_linears[i]), *bias_slots[i]);
+        }
+      for (guint i = 0; i < 2; i++)
+        {
+          insert_weight (table, g_strdup_printf ("encoder.layers.%u.layer_norm%u.weight", l,
+                                                 i + 1), *norm_slots[i][0]);
+          insert_weight (table, g_strdup_printf ("encoder.layers.%u.layer_norm%u.bias", l,
+                                                 i + 1), *norm_slots[i][1]);
+        }
+    }
+  return table;
 }
 
 guint

@@ -46,6 +46,10 @@ LkTensor         *lk_clip_text_model_forward      (LkClipTextModel  *self,
                                                    guint             clip_skip,
                                                    GError          **error);
 
+/* The device weights, canonical name (LK_CLIP_TEXT_PREFIX…) → LkTensor * (borrowed, f16,
+ * contiguous), for lk_lora_merge(). A new table; the tensors stay the model's. */
+GHashTable       *lk_clip_text_model_get_weights  (LkClipTextModel  *self);
+
 /* A1111's emphasis, on the host: hidden [n_tokens, dim] (one chunk, or a batch of them) is
  * multiplied token by token by weights [n_tokens], then scaled so its overall mean is what it was
  * before. */

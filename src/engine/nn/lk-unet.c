@@ -7,13 +7,12 @@
 
 #include "config.h"
 
-#include "lk-unet.h"
-#include "lk-nn-graph.h"
+#include "lk-unet-private.h"
 
-#define N_LEVELS         4
-#define N_RES_BLOCKS     2
-#define N_INPUT_BLOCKS   (1 + N_LEVELS * N_RES_BLOCKS + N_LEVELS - 1)
-#define N_OUTPUT_BLOCKS  (N_LEVELS * (N_RES_BLOCKS + 1))
+#define N_LEVELS         LK_UNET_N_LEVELS
+#define N_RES_BLOCKS     LK_UNET_N_RES_BLOCKS
+#define N_INPUT_BLOCKS   LK_UNET_N_INPUT_BLOCKS
+#define N_OUTPUT_BLOCKS  LK_UNET_N_OUTPUT_BLOCKS
 #define GROUPS           32
 #define HEADS            8
 #define RES_NORM_EPS     1e-5f
@@ -26,73 +25,48 @@ static const guint channel_mult[N_LEVELS] = { 1, 2, 4, 4 };
 /* Levels with a SpatialTransformer after each ResBlock: all but the last. */
 #define LEVEL_HAS_ATTENTION(level) ((level) < N_LEVELS - 1)
 
-typedef struct
-{
-  LkTensor *in_norm_w, *in_norm_b, *in_conv_w, *in_conv_b;
-  LkTensor *emb_w, *emb_b;
-  LkTensor *out_norm_w, *out_norm_b, *out_conv_w, *out_conv_b;
-  LkTensor *skip_w, *skip_b;  /* a 1×1 convolution when the channel count changes */
-} ResBlock;
-
-typedef struct
-{
-  LkTensor *norm_w, *norm_b;
-  LkTensor *proj_in_w, *proj_in_b;    /* weight kept as a [C, C] view of the 1×1 kernel */
-  LkTensor *ln1_w, *ln1_b, *q1_w, *k1_w, *v1_w, *o1_w, *o1_b;
-  LkTensor *ln2_w, *ln2_b, *q2_w, *k2_w, *v2_w, *o2_w, *o2_b;
-  LkTensor *ln3_w, *ln3_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b;
-  LkTensor *proj_out_w, *proj_out_b;  /* [C, C] view; bias as [C, 1, 1] to broadcast over NCHW */
-} Transformer;
-
-/* One entry of input_blocks / output_blocks: what it holds, in the order it runs. */
-typedef struct
-{
-  ResBlock    *res;
-  Transformer *attn;
-  LkTensor    *down_w, *down_b;  /* 3×3, stride 2 */
-  LkTensor    *up_w, *up_b;      /* nearest ×2, then 3×3 */
-} Block;
+typedef LkUnetResBlock    ResBlock;
+typedef LkUnetTransformer Transformer;
+typedef LkUnetBlock       Block;
+typedef LkUnetLoader      Loader;
 
 struct _LkUnet
 {
   gatomicrefcount  ref_count;
-  LkUnetConfig     config;
 
   /* owned, all f16 on the device */
-  LkTensor        *time1_w, *time1_b, *time2_w, *time2_b;
-  LkTensor        *conv_in_w, *conv_in_b;
-  Block            input[N_INPUT_BLOCKS];  /* [0] is conv_in, kept apart */
-  Block            middle;                 /* middle_block.0 and .1 */
-  ResBlock        *middle_res;             /* middle_block.2 */
+  LkUnetEncoder    encoder;
   Block            output[N_OUTPUT_BLOCKS];
   LkTensor        *out_norm_w, *out_norm_b, *out_conv_w, *out_conv_b;
+  GHashTable      *slots;  /* canonical name → LkTensor ** inside the fields above */
 };
 
 G_DEFINE_BOXED_TYPE (LkUnet, lk_unet, lk_unet_ref, lk_unet_unref)
 
-/* The architecture is walked once, by the same code, to list the tensors it needs and to load
- * them: a Loader without a source only lists. The first error stops all later work. */
-typedef struct
+const char *
+lk_unet_loader_file_name (LkUnetLoader *loader,
+                          const char   *canonical)
 {
-  const LkWeightSource *source;
-  LkStream     *stream;
-  GArray       *specs;
-  GError       *error;
-} Loader;
+  const char *found;
 
-static void
-take (Loader           *loader,
-      const char       *prefix,
-      const char       *suffix,
-      LkUnetTensorRole  role,
-      LkTensor        **slot,
-      guint             ndim,
-      gint64            d0,
-      gint64            d1,
-      gint64            d2,
-      gint64            d3)
+  if (loader->rename == NULL || (found = g_hash_table_lookup (loader->rename, canonical)) == NULL)
+    return canonical;
+  return found;
+}
+
+void
+lk_unet_loader_take (LkUnetLoader      *loader,
+                     const char        *prefix,
+                     const char        *suffix,
+                     LkUnetTensorRole   role,
+                     LkTensor         **slot,
+                     guint              ndim,
+                     gint64             d0,
+                     gint64             d1,
+                     gint64             d2,
+                     gint64             d3)
 {
-  LkUnetTensorSpec spec = { g_strconcat (LK_UNET_PREFIX, prefix, suffix, NULL), role, ndim,
+  LkUnetTensorSpec spec = { g_strconcat (loader->root, prefix, suffix, NULL), role, ndim,
                             { d0, d1, d2, d3 } };
   if (loader->specs != NULL)
     {
@@ -100,10 +74,15 @@ take (Loader           *loader,
       return;
     }
   if (loader->error == NULL)
-    *slot = lk_graph_load_f16 (loader->source, loader->stream, spec.name, ndim, spec.shape,
-                               "an SD1.x UNet", &loader->error);
+    *slot = lk_graph_load_f16 (loader->source, loader->stream,
+                               lk_unet_loader_file_name (loader, spec.name), ndim, spec.shape,
+                               loader->architecture, &loader->error);
+  if (loader->slots != NULL)
+    g_hash_table_insert (loader->slots, g_steal_pointer (&spec.name), slot);
   g_free (spec.name);
 }
+
+#define take lk_unet_loader_take
 
 /* A layer's weight [d0, d1, k, k] (ndim 4), [d0, d1] (ndim 2) or [d0] (ndim 1) and its bias [d0],
  * when b is not NULL. */
@@ -136,6 +115,19 @@ take_layer (Loader      *loader,
   take_layer (loader, prefix, name, FALSE, w, b, 2, out, in, 0)
 #define take_conv(loader, prefix, name, w, b, out, in, kernel) \
   take_layer (loader, prefix, name, FALSE, w, b, 4, out, in, kernel)
+
+void
+lk_unet_loader_take_conv (LkUnetLoader  *loader,
+                          const char    *prefix,
+                          const char    *name,
+                          LkTensor     **w,
+                          LkTensor     **b,
+                          gint64         out,
+                          gint64         in,
+                          gint64         kernel)
+{
+  take_conv (loader, prefix, name, w, b, out, in, kernel);
+}
 
 static ResBlock *
 take_res_block (Loader     *loader,
@@ -205,18 +197,19 @@ take_transformer (Loader     *loader,
   return t;
 }
 
-/* LDM's UNetModel.__init__ for SD1.x, tensor by tensor. */
-static void
-walk (Loader *loader,
-      LkUnet *self)
+/* LDM's UNetModel.__init__ for SD1.x up to the middle block, tensor by tensor. */
+void
+lk_unet_walk_encoder (LkUnetLoader  *loader,
+                      LkUnetEncoder *encoder,
+                      guint         *skip_channels)
 {
-  const LkUnetConfig *config = &self->config;
+  const LkUnetConfig *config = &encoder->config;
   guint mc = config->model_channels, emb = 4 * mc, ch = mc;
-  guint skip_channels[N_INPUT_BLOCKS], n_skips = 0, index = 1;
+  guint n_skips = 0, index = 1;
 
-  take_linear (loader, "", "time_embed.0", &self->time1_w, &self->time1_b, emb, mc);
-  take_linear (loader, "", "time_embed.2", &self->time2_w, &self->time2_b, emb, emb);
-  take_conv (loader, "", "input_blocks.0.0", &self->conv_in_w, &self->conv_in_b, mc,
+  take_linear (loader, "", "time_embed.0", &encoder->time1_w, &encoder->time1_b, emb, mc);
+  take_linear (loader, "", "time_embed.2", &encoder->time2_w, &encoder->time2_b, emb, emb);
+  take_conv (loader, "", "input_blocks.0.0", &encoder->conv_in_w, &encoder->conv_in_b, mc,
              config->in_channels, 3);
   skip_channels[n_skips++] = ch;
   for (guint level = 0; level < N_LEVELS; level++)
@@ -226,29 +219,41 @@ walk (Loader *loader,
           g_autofree char *res = g_strdup_printf ("input_blocks.%u.0.", index);
           g_autofree char *attn = g_strdup_printf ("input_blocks.%u.1.", index);
 
-          self->input[index].res = take_res_block (loader, res, ch, channel_mult[level] * mc, emb);
+          encoder->input[index].res = take_res_block (loader, res, ch, channel_mult[level] * mc,
+                                                      emb);
           ch = channel_mult[level] * mc;
           if (LEVEL_HAS_ATTENTION (level))
-            self->input[index].attn = take_transformer (loader, attn, ch, config->context_dim);
+            encoder->input[index].attn = take_transformer (loader, attn, ch,
+                                                           config->context_dim);
           skip_channels[n_skips++] = ch;
         }
       if (level < N_LEVELS - 1)
         {
           g_autofree char *down = g_strdup_printf ("input_blocks.%u.0.", index);
 
-          take_conv (loader, down, "op", &self->input[index].down_w, &self->input[index].down_b,
-                     ch, ch, 3);
+          take_conv (loader, down, "op", &encoder->input[index].down_w,
+                     &encoder->input[index].down_b, ch, ch, 3);
           skip_channels[n_skips++] = ch;
           index++;
         }
     }
   g_assert (index == N_INPUT_BLOCKS && n_skips == N_INPUT_BLOCKS);
 
-  self->middle.res = take_res_block (loader, "middle_block.0.", ch, ch, emb);
-  self->middle.attn = take_transformer (loader, "middle_block.1.", ch, config->context_dim);
-  self->middle_res = take_res_block (loader, "middle_block.2.", ch, ch, emb);
+  encoder->middle.res = take_res_block (loader, "middle_block.0.", ch, ch, emb);
+  encoder->middle.attn = take_transformer (loader, "middle_block.1.", ch, config->context_dim);
+  encoder->middle_res = take_res_block (loader, "middle_block.2.", ch, ch, emb);
+}
 
-  index = 0;
+/* The decoder half and the output layers. */
+static void
+walk (Loader *loader,
+      LkUnet *self)
+{
+  const LkUnetConfig *config = &self->encoder.config;
+  guint mc = config->model_channels, emb = 4 * mc, ch = channel_mult[N_LEVELS - 1] * mc;
+  guint skip_channels[N_INPUT_BLOCKS], n_skips = N_INPUT_BLOCKS, index = 0;
+
+  lk_unet_walk_encoder (loader, &self->encoder, skip_channels);
   for (guint level = N_LEVELS; level-- > 0;)
     for (guint r = 0; r <= N_RES_BLOCKS; r++, index++)
       {
@@ -292,8 +297,8 @@ free_tensors (gpointer module,
   g_free (module);
 }
 
-static void
-res_block_free (ResBlock *res)
+void
+lk_unet_res_block_free (ResBlock *res)
 {
   free_tensors (res, sizeof (ResBlock));
 }
@@ -304,15 +309,31 @@ transformer_free (Transformer *t)
   free_tensors (t, sizeof (Transformer));
 }
 
-static void
-block_clear (Block *block)
+void
+lk_unet_block_clear (Block *block)
 {
-  g_clear_pointer (&block->res, res_block_free);
+  g_clear_pointer (&block->res, lk_unet_res_block_free);
   g_clear_pointer (&block->attn, transformer_free);
   g_clear_pointer (&block->down_w, lk_tensor_unref);
   g_clear_pointer (&block->down_b, lk_tensor_unref);
   g_clear_pointer (&block->up_w, lk_tensor_unref);
   g_clear_pointer (&block->up_b, lk_tensor_unref);
+}
+
+void
+lk_unet_encoder_clear (LkUnetEncoder *encoder)
+{
+  LkTensor **own[] = {
+    &encoder->time1_w, &encoder->time1_b, &encoder->time2_w, &encoder->time2_b,
+    &encoder->conv_in_w, &encoder->conv_in_b,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (own); i++)
+    g_clear_pointer (own[i], lk_tensor_unref);
+  for (guint i = 0; i < N_INPUT_BLOCKS; i++)
+    lk_unet_block_clear (&encoder->input[i]);
+  lk_unet_block_clear (&encoder->middle);
+  g_clear_pointer (&encoder->middle_res, lk_unet_res_block_free);
 }
 
 static void
@@ -333,56 +354,62 @@ config_is_valid (const LkUnetConfig *config)
 GArray *
 lk_unet_config_list_tensors (const LkUnetConfig *config)
 {
-  Loader loader = { NULL, NULL, g_array_new (FALSE, TRUE, sizeof (LkUnetTensorSpec)), NULL };
+  Loader loader = { NULL, NULL, g_array_new (FALSE, TRUE, sizeof (LkUnetTensorSpec)), NULL,
+                    LK_UNET_PREFIX, "an SD1.x UNet", NULL, NULL };
   g_autoptr(LkUnet) scratch = g_new0 (LkUnet, 1);
 
   g_return_val_if_fail (config != NULL && config_is_valid (config), NULL);
 
   g_atomic_ref_count_init (&scratch->ref_count);
-  scratch->config = *config;
+  scratch->encoder.config = *config;
   g_array_set_clear_func (loader.specs, spec_clear);
   walk (&loader, scratch);
   return loader.specs;
 }
 
 /* The dimensions the rest of the shapes follow from. */
-static gboolean
-detect_config (const LkWeightSource  *source,
-               LkUnetConfig          *config,
-               GError               **error)
+gboolean
+lk_unet_detect_config (LkUnetLoader  *loader,
+                       const char    *out_name,
+                       LkUnetConfig  *config,
+                       GError       **error)
 {
-  static const char *names[] = {
-    LK_UNET_PREFIX "input_blocks.0.0.weight",
-    LK_UNET_PREFIX "out.2.weight",
-    LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+  static const char *suffixes[] = {
+    "input_blocks.0.0.weight",
+    "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+    "out.2.weight",
   };
-  static const guint ndims[] = { 4, 4, 2 };
-  const LkWeightInfo *infos[G_N_ELEMENTS (names)];
+  static const guint ndims[] = { 4, 2, 4 };
+  const LkWeightInfo *infos[G_N_ELEMENTS (suffixes)];
+  guint n = out_name != NULL ? 3 : 2;
 
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+  for (guint i = 0; i < n; i++)
     {
+      g_autofree char *canonical = g_strconcat (loader->root, i == 2 ? out_name : suffixes[i],
+                                                NULL);
+      const char *name = lk_unet_loader_file_name (loader, canonical);
       LkWeights *weights;
 
-      if ((infos[i] = lk_weight_source_require (source, names[i], &weights, error)) == NULL)
+      if ((infos[i] = lk_weight_source_require (loader->source, name, &weights, error)) == NULL)
         return FALSE;
       if (infos[i]->ndim != ndims[i])
         {
           g_set_error (error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
-                       "%s has %u dimensions where an SD1.x UNet has %u", names[i],
-                       infos[i]->ndim, ndims[i]);
+                       "%s has %u dimensions where %s has %u", name, infos[i]->ndim,
+                       loader->architecture, ndims[i]);
           return FALSE;
         }
     }
   config->model_channels = infos[0]->shape[0];
   config->in_channels = infos[0]->shape[1];
-  config->out_channels = infos[1]->shape[0];
-  config->context_dim = infos[2]->shape[1];
+  config->context_dim = infos[1]->shape[1];
+  config->out_channels = out_name != NULL ? infos[2]->shape[0] : config->in_channels;
   if (!config_is_valid (config))
     {
       g_set_error (error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
-                   "UNet with %u model channels, %u in, %u out and context %u is not one we run",
-                   config->model_channels, config->in_channels, config->out_channels,
-                   config->context_dim);
+                   "%s with %u model channels, %u in, %u out and context %u is not one we run",
+                   loader->architecture, config->model_channels, config->in_channels,
+                   config->out_channels, config->context_dim);
       return FALSE;
     }
   return TRUE;
@@ -394,10 +421,12 @@ load (LkStream              *stream,
       GError               **error)
 {
   g_autoptr(LkUnet) self = g_new0 (LkUnet, 1);
-  Loader loader = { source, stream, NULL, NULL };
+  Loader loader = { source, stream, NULL, NULL, LK_UNET_PREFIX, "an SD1.x UNet", NULL, NULL };
 
   g_atomic_ref_count_init (&self->ref_count);
-  if (!detect_config (source, &self->config, error))
+  self->slots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  loader.slots = self->slots;
+  if (!lk_unet_detect_config (&loader, "out.2.weight", &self->encoder.config, error))
     return NULL;
   walk (&loader, self);
   if (loader.error != NULL)
@@ -444,8 +473,7 @@ void
 lk_unet_unref (LkUnet *self)
 {
   LkTensor **own[] = {
-    &self->time1_w, &self->time1_b, &self->time2_w, &self->time2_b, &self->conv_in_w,
-    &self->conv_in_b, &self->out_norm_w, &self->out_norm_b, &self->out_conv_w, &self->out_conv_b,
+    &self->out_norm_w, &self->out_norm_b, &self->out_conv_w, &self->out_conv_b,
   };
 
   g_return_if_fail (self != NULL);
@@ -453,12 +481,10 @@ lk_unet_unref (LkUnet *self)
     return;
   for (guint i = 0; i < G_N_ELEMENTS (own); i++)
     g_clear_pointer (own[i], lk_tensor_unref);
-  for (guint i = 0; i < N_INPUT_BLOCKS; i++)
-    block_clear (&self->input[i]);
-  block_clear (&self->middle);
-  g_clear_pointer (&self->middle_res, res_block_free);
+  lk_unet_encoder_clear (&self->encoder);
   for (guint i = 0; i < N_OUTPUT_BLOCKS; i++)
-    block_clear (&self->output[i]);
+    lk_unet_block_clear (&self->output[i]);
+  g_clear_pointer (&self->slots, g_hash_table_unref);
   g_free (self);
 }
 
@@ -466,7 +492,31 @@ const LkUnetConfig *
 lk_unet_get_config (LkUnet *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
-  return &self->config;
+  return &self->encoder.config;
+}
+
+GHashTable *
+lk_unet_get_weights (LkUnet *self)
+{
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer name, slot;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_hash_table_iter_init (&iter, self->slots);
+  while (g_hash_table_iter_next (&iter, &name, &slot))
+    if (*(LkTensor **) slot != NULL)
+      g_hash_table_insert (table, g_strdup (name), *(LkTensor **) slot);
+  return table;
+}
+
+void
+lk_unet_residuals_clear (LkUnetResiduals *residuals)
+{
+  for (guint i = 0; i < LK_UNET_N_DOWN_RESIDUALS; i++)
+    g_clear_pointer (&residuals->down[i], lk_tensor_unref);
+  g_clear_pointer (&residuals->middle, lk_tensor_unref);
 }
 
 /* The forward pass. Every helper returns a new tensor from the arena, or NULL with @error set;
@@ -696,71 +746,83 @@ block_forward (const Block  *block,
   return g_steal_pointer (&h);
 }
 
-static gboolean
-check_inputs (LkUnet    *self,
-              LkTensor  *x,
-              LkTensor  *timesteps,
-              LkTensor  *context,
-              GError   **error)
+gboolean
+lk_unet_check_inputs (const LkUnetConfig  *config,
+                      const char          *what,
+                      LkTensor            *x,
+                      LkTensor            *timesteps,
+                      LkTensor            *context,
+                      GError             **error)
 {
-  g_autofree char *dx = lk_tensor_describe (x);
-  g_autofree char *dt = lk_tensor_describe (timesteps);
-  g_autofree char *dc = lk_tensor_describe (context);
+  g_autofree char *dx = NULL, *dt = NULL, *dc = NULL;
 
-  if (x->ndim != 4 || x->shape[1] != self->config.in_channels || x->shape[2] % 8 != 0 ||
-      x->shape[3] % 8 != 0 || timesteps->ndim != 1 || timesteps->shape[0] != x->shape[0] ||
-      context->ndim != 3 || context->shape[0] != x->shape[0] ||
-      context->shape[2] != self->config.context_dim)
-    {
-      g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
-                   "unet: x %s, timesteps %s, context %s where x must be [B, %u, h, w] with h and "
-                   "w multiples of 8, timesteps [B] and context [B, n, %u]", dx, dt, dc,
-                   self->config.in_channels, self->config.context_dim);
-      return FALSE;
-    }
-  return TRUE;
+  if (x->ndim == 4 && x->shape[1] == config->in_channels && x->shape[2] % 8 == 0 &&
+      x->shape[3] % 8 == 0 && timesteps->ndim == 1 && timesteps->shape[0] == x->shape[0] &&
+      context->ndim == 3 && context->shape[0] == x->shape[0] &&
+      context->shape[2] == config->context_dim)
+    return TRUE;
+
+  dx = lk_tensor_describe (x);
+  dt = lk_tensor_describe (timesteps);
+  dc = lk_tensor_describe (context);
+  g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
+               "%s: x %s, timesteps %s, context %s where x must be [B, %u, h, w] with h and "
+               "w multiples of 8, timesteps [B] and context [B, n, %u]", what, dx, dt, dc,
+               config->in_channels, config->context_dim);
+  return FALSE;
 }
 
 LkTensor *
-lk_unet_forward (LkUnet    *self,
-                 LkStream  *stream,
-                 LkTensor  *x,
-                 LkTensor  *timesteps,
-                 LkTensor  *context,
-                 GError   **error)
+lk_unet_encoder_embed (const LkUnetEncoder  *encoder,
+                       LkArena              *arena,
+                       LkStream             *stream,
+                       LkTensor             *timesteps,
+                       GError              **error)
 {
-  g_autoptr(LkArena) arena = NULL;
-  g_autoptr(LkTensor) t_emb = NULL, e1 = NULL, emb = NULL, h = NULL, out = NULL;
-  g_autoptr(GPtrArray) skips = NULL;
-  gint64 batch;
+  g_autoptr(LkTensor) t_emb = NULL, e1 = NULL, emb = NULL;
 
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (stream != NULL, NULL);
-  g_return_val_if_fail (x != NULL && timesteps != NULL && context != NULL, NULL);
-
-  if (!check_inputs (self, x, timesteps, context, error))
-    return NULL;
-  batch = x->shape[0];
-
-  /* The arena lives as long as the tensors drawn from it: the returned one keeps it. */
-  arena = lk_arena_new (lk_stream_get_context (stream));
-  if ((t_emb = arena_like (arena, 2, batch, self->config.model_channels, 0, 0, error)) == NULL ||
+  if ((t_emb = arena_like (arena, 2, timesteps->shape[0], encoder->config.model_channels, 0, 0,
+                           error)) == NULL ||
       !lk_op_timestep_embedding (stream, timesteps, t_emb, MAX_PERIOD, TRUE, error) ||
-      (e1 = lk_graph_linear (arena, stream, t_emb, self->time1_w, self->time1_b, error)) == NULL ||
+      (e1 = lk_graph_linear (arena, stream, t_emb, encoder->time1_w, encoder->time1_b,
+                             error)) == NULL ||
       !lk_op_silu (stream, e1, e1, error) ||
-      (emb = lk_graph_linear (arena, stream, e1, self->time2_w, self->time2_b, error)) == NULL ||
+      (emb = lk_graph_linear (arena, stream, e1, encoder->time2_w, encoder->time2_b,
+                              error)) == NULL ||
       !lk_op_silu (stream, emb, emb, error))
     return NULL;
-  g_clear_pointer (&t_emb, lk_tensor_unref);
-  g_clear_pointer (&e1, lk_tensor_unref);
+  return g_steal_pointer (&emb);
+}
 
-  skips = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_tensor_unref);
-  if ((h = lk_graph_conv2d (arena, stream, x, self->conv_in_w, self->conv_in_b, 1, error)) == NULL)
+LkTensor *
+lk_unet_encoder_forward (const LkUnetEncoder  *encoder,
+                         LkArena              *arena,
+                         LkStream             *stream,
+                         LkTensor             *x,
+                         LkTensor             *emb,
+                         LkTensor             *context,
+                         LkTensor             *hint,
+                         GPtrArray            *skips,
+                         GError              **error)
+{
+  g_autoptr(LkTensor) h = NULL, mid = NULL;
+
+  if ((h = lk_graph_conv2d (arena, stream, x, encoder->conv_in_w, encoder->conv_in_b, 1,
+                            error)) == NULL)
     return NULL;
+  if (hint != NULL)
+    {
+      LkTensor *guided = lk_graph_add (arena, stream, h, hint, error);
+
+      if (guided == NULL)
+        return NULL;
+      lk_tensor_unref (h);
+      h = guided;
+    }
   g_ptr_array_add (skips, lk_tensor_ref (h));
   for (guint i = 1; i < N_INPUT_BLOCKS; i++)
     {
-      LkTensor *next = block_forward (&self->input[i], arena, stream, h, emb, context, error);
+      LkTensor *next = block_forward (&encoder->input[i], arena, stream, h, emb, context, error);
 
       if (next == NULL)
         return NULL;
@@ -769,25 +831,98 @@ lk_unet_forward (LkUnet    *self,
       g_ptr_array_add (skips, lk_tensor_ref (h));
     }
 
-  {
-    LkTensor *mid = block_forward (&self->middle, arena, stream, h, emb, context, error);
+  if ((mid = block_forward (&encoder->middle, arena, stream, h, emb, context, error)) == NULL)
+    return NULL;
+  g_clear_pointer (&h, lk_tensor_unref);
+  return res_block_forward (encoder->middle_res, arena, stream, mid, emb, error);
+}
 
-    if (mid == NULL)
-      return NULL;
-    lk_tensor_unref (h);
-    h = res_block_forward (self->middle_res, arena, stream, mid, emb, error);
-    lk_tensor_unref (mid);
-    if (h == NULL)
-      return NULL;
-  }
+/* Checks a residual has the shape of what it is added to. */
+static gboolean
+check_residual (LkTensor    *residual,
+                LkTensor    *target,
+                const char  *what,
+                guint        index,
+                GError     **error)
+{
+  g_autofree char *dr = NULL, *dt = NULL;
+
+  if (lk_tensor_same_shape (residual, target))
+    return TRUE;
+  dr = lk_tensor_describe (residual);
+  dt = lk_tensor_describe (target);
+  g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
+               "unet: %s residual %u is %s where the UNet has %s", what, index, dr, dt);
+  return FALSE;
+}
+
+LkTensor *
+lk_unet_forward_with_residuals (LkUnet                 *self,
+                                LkStream               *stream,
+                                LkTensor               *x,
+                                LkTensor               *timesteps,
+                                LkTensor               *context,
+                                const LkUnetResiduals  *residuals,
+                                GError                **error)
+{
+  const LkUnetConfig *config;
+  g_autoptr(LkArena) arena = NULL;
+  g_autoptr(LkTensor) emb = NULL, h = NULL, out = NULL;
+  g_autoptr(GPtrArray) skips = NULL;
+  gint64 batch;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (stream != NULL, NULL);
+  g_return_val_if_fail (x != NULL && timesteps != NULL && context != NULL, NULL);
+
+  config = &self->encoder.config;
+  if (!lk_unet_check_inputs (config, "unet", x, timesteps, context, error))
+    return NULL;
+  batch = x->shape[0];
+
+  /* The arena lives as long as the tensors drawn from it: the returned one keeps it. */
+  arena = lk_arena_new (lk_stream_get_context (stream));
+  if ((emb = lk_unet_encoder_embed (&self->encoder, arena, stream, timesteps, error)) == NULL)
+    return NULL;
+
+  skips = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_tensor_unref);
+  if ((h = lk_unet_encoder_forward (&self->encoder, arena, stream, x, emb, context, NULL, skips,
+                                    error)) == NULL)
+    return NULL;
+  g_assert (skips->len == N_INPUT_BLOCKS);
+
+  /* Where diffusers and A1111 add ControlNet outputs: the middle block's output, and each skip
+   * connection as the decoder concatenates it. */
+  if (residuals != NULL && residuals->middle != NULL)
+    {
+      LkTensor *sum;
+
+      if (!check_residual (residuals->middle, h, "middle", 0, error) ||
+          (sum = lk_graph_add (arena, stream, h, residuals->middle, error)) == NULL)
+        return NULL;
+      lk_tensor_unref (h);
+      h = sum;
+    }
 
   for (guint i = 0; i < N_OUTPUT_BLOCKS; i++)
     {
-      g_autoptr(LkTensor) skip = g_ptr_array_steal_index (skips, skips->len - 1);
-      g_autoptr(LkTensor) joined = arena_like (arena, 4, batch, h->shape[1] + skip->shape[1],
-                                               h->shape[2], h->shape[3], error);
+      guint index = skips->len - 1;
+      g_autoptr(LkTensor) skip = g_ptr_array_steal_index (skips, index);
+      g_autoptr(LkTensor) joined = NULL;
       LkTensor *next;
 
+      if (residuals != NULL && residuals->down[index] != NULL)
+        {
+          LkTensor *sum;
+
+          if (!check_residual (residuals->down[index], skip, "down", index, error) ||
+              (sum = lk_graph_add (arena, stream, skip, residuals->down[index], error)) == NULL)
+            return NULL;
+          lk_tensor_unref (skip);
+          skip = sum;
+        }
+      joined = arena_like (arena, 4, batch, h->shape[1] + skip->shape[1], h->shape[2],
+                           h->shape[3], error);
       if (joined == NULL || !lk_op_concat_channels (stream, h, skip, joined, error))
         return NULL;
       g_clear_pointer (&skip, lk_tensor_unref);
@@ -804,4 +939,15 @@ lk_unet_forward (LkUnet    *self,
     return NULL;
   g_clear_pointer (&h, lk_tensor_unref);
   return lk_graph_conv2d (arena, stream, out, self->out_conv_w, self->out_conv_b, 1, error);
+}
+
+LkTensor *
+lk_unet_forward (LkUnet    *self,
+                 LkStream  *stream,
+                 LkTensor  *x,
+                 LkTensor  *timesteps,
+                 LkTensor  *context,
+                 GError   **error)
+{
+  return lk_unet_forward_with_residuals (self, stream, x, timesteps, context, NULL, error);
 }

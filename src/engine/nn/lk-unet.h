@@ -80,6 +80,36 @@ LkTensor     *lk_unet_forward               (LkUnet              *self,
                                              LkTensor            *context,
                                              GError             **error);
 
+/* What ControlNets add to the UNet: one residual per input block's output (12, shallowest first,
+ * each shaped like that skip connection) and one for the middle block's output, as diffusers'
+ * down_block_additional_residuals / mid_block_additional_residual and A1111's control list.
+ * A NULL entry adds nothing. */
+#define LK_UNET_N_DOWN_RESIDUALS 12
+
+typedef struct
+{
+  LkTensor *down[LK_UNET_N_DOWN_RESIDUALS];
+  LkTensor *middle;
+} LkUnetResiduals;
+
+/* Drops the references an LkUnetResiduals holds (the struct itself is the caller's). */
+void          lk_unet_residuals_clear       (LkUnetResiduals     *residuals);
+
+/* lk_unet_forward() with @residuals (may be NULL) added to the skip connections as the decoder
+ * takes them and to the middle block's output. Without residuals nothing extra is recorded. */
+LkTensor     *lk_unet_forward_with_residuals (LkUnet                 *self,
+                                              LkStream               *stream,
+                                              LkTensor               *x,
+                                              LkTensor               *timesteps,
+                                              LkTensor               *context,
+                                              const LkUnetResiduals  *residuals,
+                                              GError                **error);
+
+/* The device weights, canonical name → LkTensor * (borrowed; f16, contiguous; 1×1 projection
+ * kernels as [C, C] views of the same memory), for lk_lora_merge(). A new table; the tensors stay
+ * the UNet's. */
+GHashTable   *lk_unet_get_weights           (LkUnet              *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LkUnet, lk_unet_unref)
 
 G_END_DECLS
