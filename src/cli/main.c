@@ -26,6 +26,7 @@ static const struct
   { "templates", lk_cli_templates, "Add or list template photos" },
   { "catalog", lk_cli_catalog, "Check the catalog and repair what a crash left (catalog check)" },
   { "models", lk_cli_models, "List, download, add, verify or scan for models" },
+  { "preprocess", lk_cli_preprocess, "Make a ControlNet control image (canny, color, tile)" },
 };
 
 int

@@ -211,7 +211,7 @@ resize_area_integer (const guint8 *rgb,
                 sum += src[3 * dx];
             }
           out[((gsize) y * out_width + x) * 3 + c] =
-            area == 4 && fx == 2 ? (sum + 2) >> 2
+            area == 4 && fx == 2 ? (int) ((sum + 2) >> 2)
                                  : clampi ((int) lrintf ((float) sum * inv_area), 0, 255);
         }
   return out;
