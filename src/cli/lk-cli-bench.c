@@ -1,4 +1,4 @@
-/* lk-cli-bench.c: likeness-cli bench ops | unet
+/* lk-cli-bench.c: likeness-cli bench ops | unet | vae | clip
  *
  * bench ops times each op at the shapes Stable Diffusion 1.5 runs it at, next to the device's
  * measured peaks: an FMA-only kernel for arithmetic and a copy kernel for memory. Figures are
@@ -6,7 +6,9 @@
  * the pipelines.
  *
  * bench unet times whole UNet forwards as a CFG step runs them (batch 2, a 77-token context),
- * with a checkpoint's weights or, without one, random f16 weights for SD1.5's configuration.
+ * bench vae the decode of one latent, bench clip the text encoder's forward of a prompt and a
+ * negative prompt; each with a checkpoint's weights or, without one, random f16 weights for
+ * SD1.5's configuration. Each prints the peak device memory and the process' peak RSS.
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,6 +17,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +27,9 @@
 #include "lk-ops-private.h"
 #include "lk-safetensors.h"
 #include "lk-unet.h"
+#include "lk-vae.h"
+#include "lk-clip.h"
+#include "lk-tokenizer.h"
 
 typedef struct
 {
@@ -516,43 +522,152 @@ bench_ops (const char *filter,
   return 0;
 }
 
-/* UNet */
+/* Random SD1.5 modules */
 
-/* A UNet-only safetensors file of SD1.5's configuration with random f16 weights: weights at the
- * variance-keeping scale of their fan-in, norms 1 ± 0.2, biases ± 0.1, so activations stay finite
- * and the timing is that of ordinary numbers. */
-static gboolean
-write_random_unet (const char  *path,
-                   GError     **error)
+typedef struct
 {
-  g_autoptr(GArray) specs = lk_unet_config_list_tensors (&LK_UNET_CONFIG_SD1);
+  char     *name;
+  gboolean  norm_weight;
+  gboolean  bias;
+  guint     ndim;
+  gint64    shape[4];
+} RandomSpec;
+
+static void
+random_spec_clear (gpointer data)
+{
+  g_free (((RandomSpec *) data)->name);
+}
+
+static GArray *
+random_specs_new (void)
+{
+  GArray *specs = g_array_new (FALSE, TRUE, sizeof (RandomSpec));
+
+  g_array_set_clear_func (specs, random_spec_clear);
+  return specs;
+}
+
+static void
+random_specs_add (GArray     *specs,
+                  const char *name,
+                  gboolean    norm_weight,
+                  gboolean    bias,
+                  guint       ndim,
+                  gint64      d0,
+                  gint64      d1,
+                  gint64      d2,
+                  gint64      d3)
+{
+  RandomSpec spec = { g_strdup (name), norm_weight, bias, ndim, { d0, d1, d2, d3 } };
+
+  g_array_append_val (specs, spec);
+}
+
+static GArray *
+unet_specs (void)
+{
+  g_autoptr(GArray) list = lk_unet_config_list_tensors (&LK_UNET_CONFIG_SD1);
+  GArray *specs = random_specs_new ();
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      LkUnetTensorSpec *spec = &g_array_index (list, LkUnetTensorSpec, i);
+
+      random_specs_add (specs, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
+                        spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
+                        spec->ndim, spec->shape[0], spec->shape[1], spec->shape[2], spec->shape[3]);
+    }
+  return specs;
+}
+
+static GArray *
+vae_specs (void)
+{
+  g_autoptr(GArray) list = lk_vae_list_tensors ();
+  GArray *specs = random_specs_new ();
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      LkVaeTensorSpec *spec = &g_array_index (list, LkVaeTensorSpec, i);
+
+      random_specs_add (specs, spec->name, spec->role == LK_VAE_TENSOR_NORM_WEIGHT,
+                        spec->role == LK_VAE_TENSOR_BIAS || spec->role == LK_VAE_TENSOR_NORM_BIAS,
+                        spec->ndim, spec->shape[0], spec->shape[1], spec->shape[2], spec->shape[3]);
+    }
+  return specs;
+}
+
+/* SD1.5's text encoder, CLIP ViT-L/14: 768 wide, 12 layers, MLP 3072, 77 positions. */
+static GArray *
+clip_specs (void)
+{
+  static const struct { const char *name; gint64 out, in; } linear[] = {
+    { "self_attn.q_proj", 768, 768 }, { "self_attn.k_proj", 768, 768 },
+    { "self_attn.v_proj", 768, 768 }, { "self_attn.out_proj", 768, 768 },
+    { "mlp.fc1", 3072, 768 }, { "mlp.fc2", 768, 3072 },
+  };
+  GArray *specs = random_specs_new ();
+
+#define ADD(suffix, norm, bias, ndim, d0, d1) G_STMT_START {                        \
+    g_autofree char *name_ = g_strconcat (LK_CLIP_TEXT_PREFIX, suffix, NULL);        \
+    random_specs_add (specs, name_, norm, bias, ndim, d0, d1, 0, 0);                 \
+  } G_STMT_END
+
+  ADD ("embeddings.token_embedding.weight", FALSE, FALSE, 2, LK_CLIP_VOCAB_SIZE, 768);
+  ADD ("embeddings.position_embedding.weight", FALSE, FALSE, 2, LK_CLIP_CONTEXT, 768);
+  for (guint l = 0; l < 12; l++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (linear); i++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", l, linear[i].name);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", l, linear[i].name);
+
+          ADD (w, FALSE, FALSE, 2, linear[i].out, linear[i].in);
+          ADD (b, FALSE, TRUE, 1, linear[i].out, 0);
+        }
+      for (guint n = 1; n <= 2; n++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.layer_norm%u.weight", l, n);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.layer_norm%u.bias", l, n);
+
+          ADD (w, TRUE, FALSE, 1, 768, 0);
+          ADD (b, FALSE, TRUE, 1, 768, 0);
+        }
+    }
+  ADD ("final_layer_norm.weight", TRUE, FALSE, 1, 768, 0);
+  ADD ("final_layer_norm.bias", FALSE, TRUE, 1, 768, 0);
+#undef ADD
+  return specs;
+}
+
+/* A safetensors file of random f16 weights: weights at the variance-keeping scale of their
+ * fan-in, norms 1 ± 0.2, biases ± 0.1, so activations stay finite and the timing is that of
+ * ordinary numbers. */
+static gboolean
+write_random (const char  *path,
+              GArray      *specs,
+              GError     **error)
+{
   g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
   g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func (g_free);
   guint64 state = 0x9e3779b97f4a7c15ull;
 
   for (guint i = 0; i < specs->len; i++)
     {
-      LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+      RandomSpec *spec = &g_array_index (specs, RandomSpec, i);
       LkSafetensorsEntry entry = { spec->name, LK_WEIGHT_F16, spec->ndim, spec->shape, NULL };
       gint64 numel = 1;
       guint16 *halves;
 
       for (guint d = 0; d < spec->ndim; d++)
         numel *= spec->shape[d];
-      switch (spec->role)
-        {
-        case LK_UNET_TENSOR_WEIGHT:
-          halves = lk_halves_uniform (numel, 0, sqrtf (3.0f * spec->shape[0] / numel), &state);
-          break;
-        case LK_UNET_TENSOR_NORM_WEIGHT:
-          halves = lk_halves_uniform (numel, 1, 0.2f, &state);
-          break;
-        case LK_UNET_TENSOR_BIAS:
-        case LK_UNET_TENSOR_NORM_BIAS:
-        default:
-          halves = lk_halves_uniform (numel, 0, 0.1f, &state);
-          break;
-        }
+      if (spec->norm_weight)
+        halves = lk_halves_uniform (numel, 1, 0.2f, &state);
+      else if (spec->bias)
+        halves = lk_halves_uniform (numel, 0, 0.1f, &state);
+      else
+        halves = lk_halves_uniform (numel, 0, sqrtf (3.0f * spec->shape[0] / numel), &state);
       entry.data = halves;
       g_ptr_array_add (data, halves);
       g_array_append_val (entries, entry);
@@ -560,14 +675,43 @@ write_random_unet (const char  *path,
   return lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, error);
 }
 
-/* Loads the UNet from @model, or from a random SD1.5 one written to a temporary file and deleted
- * once uploaded. */
-static LkUnet *
-load_unet (LkStream    *stream,
-           const char  *model,
-           GError     **error)
+typedef gpointer (*LoadFunc) (LkStream      *stream,
+                              LkWeights     *weights,
+                              LkModelFiles  *files,
+                              GError       **error);
+
+static gpointer
+load_unet_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError **error)
 {
-  g_autoptr(LkUnet) unet = NULL;
+  return weights ? lk_unet_new (stream, weights, error)
+                 : lk_unet_new_from_model_files (stream, files, error);
+}
+
+static gpointer
+load_vae_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError **error)
+{
+  return weights ? lk_vae_new (stream, weights, error)
+                 : lk_vae_new_from_model_files (stream, files, error);
+}
+
+static gpointer
+load_clip_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError **error)
+{
+  return weights ? lk_clip_text_model_new (stream, weights, error)
+                 : lk_clip_text_model_new_from_model_files (stream, files, error);
+}
+
+/* Loads a module from @model, or from random SD1.5 weights (@specs) written to a temporary file
+ * and deleted once uploaded. */
+static gpointer
+load_module (LkStream        *stream,
+             const char      *model,
+             GArray          *specs,
+             LoadFunc         load,
+             GDestroyNotify   free_func,
+             GError         **error)
+{
+  gpointer module = NULL;
 
   if (model != NULL)
     {
@@ -575,7 +719,7 @@ load_unet (LkStream    *stream,
 
       if (files == NULL)
         return NULL;
-      unet = lk_unet_new_from_model_files (stream, files, error);
+      module = load (stream, NULL, files, error);
     }
   else
     {
@@ -586,26 +730,47 @@ load_unet (LkStream    *stream,
 
       if (dir == NULL)
         return NULL;
-      path = g_build_filename (dir, "unet.safetensors", NULL);
-      if (write_random_unet (path, error))
+      path = g_build_filename (dir, "random.safetensors", NULL);
+      if (write_random (path, specs, error))
         weights = lk_safetensors_open (path, error);
       if (weights != NULL)
         {
-          printf ("Random SD1.5 UNet written to %s: %.1f s\n", dir, (g_get_monotonic_time () - start) / 1e6);
-          unet = lk_unet_new (stream, weights, error);
+          printf ("Random SD1.5 weights written to %s: %.1f s\n", dir,
+                  (g_get_monotonic_time () - start) / 1e6);
+          module = load (stream, weights, NULL, error);
         }
       /* The mapping may outlive the name: the file goes once its tensors are uploaded. */
-      if (unet != NULL && !lk_stream_finish (stream, error))
-        g_clear_pointer (&unet, lk_unet_unref);
+      if (module != NULL && !lk_stream_finish (stream, error))
+        g_clear_pointer (&module, free_func);
       g_clear_pointer (&weights, lk_weights_unref);
       g_unlink (path);
       g_rmdir (dir);
-      return g_steal_pointer (&unet);
+      return module;
     }
-  if (unet != NULL && !lk_stream_finish (stream, error))
-    return NULL;
-  return g_steal_pointer (&unet);
+  if (module != NULL && !lk_stream_finish (stream, error))
+    g_clear_pointer (&module, free_func);
+  return module;
 }
+
+/* Peak resident memory of this process, for the table beside the peers' peak RSS. */
+static double
+peak_rss_mib (void)
+{
+  struct rusage usage;
+
+  if (getrusage (RUSAGE_SELF, &usage) != 0)
+    return -1;
+  return usage.ru_maxrss / 1024.0;
+}
+
+static void
+print_memory (LkContext *context)
+{
+  printf ("Peak device memory: %.1f MiB; peak RSS: %.1f MiB\n",
+          lk_context_get_peak_allocated_bytes (context) / (1024.0 * 1024.0), peak_rss_mib ());
+}
+
+/* UNet */
 
 static LkTensor *
 tensor_from (LkContext    *context,
@@ -658,7 +823,11 @@ bench_unet (int         size,
   printf ("Device: %s (%s), driver %s\n", info->name, lk_device_type_to_string (info->type), info->driver);
   fflush (stdout);
   start = g_get_monotonic_time ();
-  unet = load_unet (stream, model, &error);
+  {
+    g_autoptr(GArray) specs = unet_specs ();
+
+    unet = load_module (stream, model, specs, load_unet_cb, (GDestroyNotify) lk_unet_unref, &error);
+  }
   if (unet == NULL)
     return lk_cli_fail ("bench: %s", error->message);
   config = lk_unet_get_config (unet);
@@ -711,8 +880,191 @@ bench_unet (int         size,
           "batch %" G_GINT64_FORMAT ")\n",
           total / steps, best, gflop_per_forward * batch / (total / steps),
           gflop_per_forward * batch, gflop_per_forward, batch);
-  printf ("Peak device memory: %.1f MiB\n",
-          lk_context_get_peak_allocated_bytes (context) / (1024.0 * 1024.0));
+  print_memory (context);
+  return 0;
+}
+
+/* Shared set-up of the module benchmarks. */
+static gboolean
+bench_open (const char  *what,
+            LkContext  **context,
+            LkStream   **stream,
+            GError     **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+  const LkDeviceInfo *info;
+
+  if ((*context = lk_context_new (NULL, LK_CONTEXT_FLAGS_NONE, error)) == NULL ||
+      (*stream = lk_stream_new (*context, error)) == NULL)
+    return FALSE;
+  info = lk_context_get_info (*context);
+  printf ("likeness-cli bench %s — %s\n", what, date);
+  printf ("Device: %s (%s), driver %s\n", info->name, lk_device_type_to_string (info->type),
+          info->driver);
+  fflush (stdout);
+  return TRUE;
+}
+
+/* Times @runs calls of @run after a warm-up; prints each and the mean. */
+typedef LkTensor *(*ModuleRunFunc) (gpointer   data,
+                                    GError   **error);
+
+static gboolean
+time_module (LkStream       *stream,
+             ModuleRunFunc   run,
+             gpointer        data,
+             int             runs,
+             double          gflop,
+             const char     *unit,
+             GError        **error)
+{
+  double total = 0, best = G_MAXDOUBLE;
+
+  for (int i = -1; i < runs; i++)
+    {
+      gint64 start = g_get_monotonic_time ();
+      g_autoptr(LkTensor) out = run (data, error);
+      double seconds;
+
+      if (out == NULL || !lk_stream_finish (stream, error))
+        return FALSE;
+      seconds = (g_get_monotonic_time () - start) / 1e6;
+      if (i < 0)
+        printf ("warm-up:  %8.2f s\n", seconds);
+      else
+        {
+          printf ("%s %-3d %8.2f s  %8.1f GFLOP/s\n", unit, i + 1, seconds, gflop / seconds);
+          total += seconds;
+          best = MIN (best, seconds);
+        }
+      fflush (stdout);
+    }
+  printf ("\nMean %.2f s/%s (best %.2f), %.1f GFLOP/s (%.0f GFLOP per %s)\n", total / runs, unit,
+          best, gflop / (total / runs), gflop, unit);
+  return TRUE;
+}
+
+typedef struct
+{
+  LkVae     *vae;
+  LkStream  *stream;
+  LkTensor  *latent;
+} VaeRun;
+
+static LkTensor *
+vae_decode_cb (gpointer   data,
+               GError   **error)
+{
+  VaeRun *run = data;
+
+  return lk_vae_decode (run->vae, run->stream, run->latent, error);
+}
+
+static int
+bench_vae (int         size,
+           int         runs,
+           const char *model)
+{
+  /* DESIGN.md §5: 2.5 TFLOP per decode at 512², proportional to the pixels. */
+  const double gflop = 2500.0 * size * size / (512.0 * 512.0);
+  const gint64 latent = size / 8;
+  gint64 shape[4] = { 1, 4, latent, latent };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkContext) context = NULL;
+  g_autoptr(LkStream) stream = NULL;
+  g_autoptr(LkVae) vae = NULL;
+  g_autoptr(LkTensor) x = NULL;
+  g_autofree float *data = g_new (float, 4 * latent * latent);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4321);
+  g_autoptr(GArray) specs = vae_specs ();
+  LkVaeTiling tiling;
+  VaeRun run;
+  gint64 start;
+
+  if (!bench_open ("vae", &context, &stream, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+  start = g_get_monotonic_time ();
+  vae = load_module (stream, model, specs, load_vae_cb, (GDestroyNotify) lk_vae_unref, &error);
+  if (vae == NULL)
+    return lk_cli_fail ("bench: %s", error->message);
+  lk_vae_get_tiling (vae, &tiling);
+  printf ("VAE: %s, loaded and uploaded in %.1f s\n", model ? model : "random SD1.5 weights",
+          (g_get_monotonic_time () - start) / 1e6);
+  printf ("Decode of a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " latent to %d×%d, batch 1, %s; "
+          "weights f16, activations f32\n", latent, latent, size, size,
+          latent * latent > tiling.max_area ? "tiled" : "untiled");
+  for (gint64 i = 0; i < 4 * latent * latent; i++)
+    data[i] = g_rand_double_range (rand, -3, 3);
+  x = lk_tensor_new (context, LK_DTYPE_F32, 4, shape, &error);
+  if (x == NULL || !lk_tensor_upload_f32 (x, stream, data, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+  run = (VaeRun) { vae, stream, x };
+  if (!time_module (stream, vae_decode_cb, &run, runs, gflop, "decode", &error))
+    return lk_cli_fail ("bench: %s", error->message);
+  print_memory (context);
+  return 0;
+}
+
+typedef struct
+{
+  LkClipTextModel  *model;
+  LkStream         *stream;
+  gint32           *ids;
+} ClipRun;
+
+static LkTensor *
+clip_forward_cb (gpointer   data,
+                 GError   **error)
+{
+  ClipRun *run = data;
+
+  return lk_clip_text_model_forward (run->model, run->stream, run->ids, 2, 1, error);
+}
+
+static int
+bench_clip (int         runs,
+            const char *model)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkContext) context = NULL;
+  g_autoptr(LkStream) stream = NULL;
+  g_autoptr(LkClipTextModel) clip = NULL;
+  g_autoptr(GArray) specs = clip_specs ();
+  gint32 ids[2 * LK_CLIP_CONTEXT];
+  double gflop;
+  guint width, layers, mlp;
+  ClipRun run;
+  gint64 start;
+
+  if (!bench_open ("clip", &context, &stream, &error))
+    return lk_cli_fail ("bench: %s", error->message);
+  start = g_get_monotonic_time ();
+  clip = load_module (stream, model, specs, load_clip_cb,
+                      (GDestroyNotify) lk_clip_text_model_unref, &error);
+  if (clip == NULL)
+    return lk_cli_fail ("bench: %s", error->message);
+  width = lk_clip_text_model_get_width (clip);
+  layers = lk_clip_text_model_get_n_layers (clip);
+  mlp = 4 * width;
+  /* Per token and layer: q, k, v, out (4·w²) and the MLP (2·w·mlp) multiply-adds, plus the
+   * attention's 2·77·w; two FLOPs each, 77 tokens, batch 2. */
+  gflop = 2.0 * 2 * LK_CLIP_CONTEXT * layers *
+          (4.0 * width * width + 2.0 * width * mlp + 2.0 * LK_CLIP_CONTEXT * width) / 1e9;
+  printf ("Text encoder: %s (%u wide, %u layers), loaded and uploaded in %.1f s\n",
+          model ? model : "random SD1.5 weights", width, layers,
+          (g_get_monotonic_time () - start) / 1e6);
+  printf ("Forward of a prompt and a negative prompt (batch 2 × %d tokens); weights f16, "
+          "activations f32\n", LK_CLIP_CONTEXT);
+  /* A plausible prompt's ids: start, some words, end and padding. */
+  for (guint b = 0; b < 2; b++)
+    for (guint i = 0; i < LK_CLIP_CONTEXT; i++)
+      ids[b * LK_CLIP_CONTEXT + i] = i == 0 ? LK_CLIP_START_TOKEN
+                                     : i < 12 + 5 * b ? 320 + 97 * i + b : LK_CLIP_END_TOKEN;
+  run = (ClipRun) { clip, stream, ids };
+  if (!time_module (stream, clip_forward_cb, &run, runs, gflop, "forward", &error))
+    return lk_cli_fail ("bench: %s", error->message);
+  print_memory (context);
   return 0;
 }
 
@@ -729,13 +1081,14 @@ lk_cli_bench (int    argc,
     { "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "ops: only ops whose name contains TEXT", "TEXT" },
     { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "ops: activation type, f16 (default) or f32", "TYPE" },
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &min_seconds, "ops: time each op for at least this long (0.5)", "S" },
-    { "size", 0, 0, G_OPTION_ARG_INT, &size, "unet: image size, 256 (default) or 512", "PX" },
-    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "unet: timed forwards after the warm-up (2 at 256, 1 at 512)", "N" },
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "unet: a checkpoint to load (default: random SD1.5 weights)", "CKPT" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "unet, vae: image size, 256 (default) or 512", "PX" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "unet, vae, clip: timed runs after the warm-up (unet 2 at 256, 1 at 512; vae 2; clip 3)", "N" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "unet, vae, clip: a checkpoint to load (default: random SD1.5 weights)", "CKPT" },
     { NULL }
   };
   g_autoptr(GOptionContext) options =
-    g_option_context_new ("ops|unet — time the engine's ops at SD1.5 shapes, or whole UNet steps");
+    g_option_context_new ("ops|unet|vae|clip — time the engine's ops at SD1.5 shapes, or whole UNet "
+                          "steps, VAE decodes and text encoder forwards");
   g_autoptr(GError) error = NULL;
 
   g_option_context_add_main_entries (options, entries, NULL);
@@ -743,6 +1096,14 @@ lk_cli_bench (int    argc,
     return lk_cli_fail ("%s", error->message);
   if (argc >= 2 && strcmp (argv[1], "ops") == 0)
     return bench_ops (filter, dtype ? dtype : "f16", MAX (min_seconds, 0.01));
+  if (argc >= 2 && strcmp (argv[1], "vae") == 0)
+    {
+      if (size != 256 && size != 512)
+        return lk_cli_fail ("bench: --size is 256 or 512, not %d", size);
+      return bench_vae (size, steps > 0 ? steps : 2, model);
+    }
+  if (argc >= 2 && strcmp (argv[1], "clip") == 0)
+    return bench_clip (steps > 0 ? steps : 3, model);
   if (argc >= 2 && strcmp (argv[1], "unet") == 0)
     {
       if (size != 256 && size != 512)
@@ -753,5 +1114,6 @@ lk_cli_bench (int    argc,
         steps = size == 512 ? 1 : 2;
       return bench_unet (size, steps, model);
     }
-  return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops” or “likeness-cli bench unet”");
+  return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops”, “bench unet”, "
+                      "“bench vae” or “bench clip”");
 }

@@ -17,6 +17,9 @@ int lk_cli_photos    (int argc, char **argv);
 int lk_cli_templates (int argc, char **argv);
 int lk_cli_catalog   (int argc, char **argv);
 int lk_cli_models    (int argc, char **argv);
+int lk_cli_txt2img   (int argc, char **argv);
+int lk_cli_img2img   (int argc, char **argv);
+int lk_cli_inpaint   (int argc, char **argv);
 int lk_cli_preprocess (int argc, char **argv);
 
 /* Opens the catalog in data_dir (NULL: the default one), or says why not and returns NULL. */

@@ -26,6 +26,9 @@ static const struct
   { "templates", lk_cli_templates, "Add or list template photos" },
   { "catalog", lk_cli_catalog, "Check the catalog and repair what a crash left (catalog check)" },
   { "models", lk_cli_models, "List, download, add, verify or scan for models" },
+  { "txt2img", lk_cli_txt2img, "Generate an image from a prompt with an SD1.x checkpoint" },
+  { "img2img", lk_cli_img2img, "Redraw an image from a prompt with an SD1.x checkpoint" },
+  { "inpaint", lk_cli_inpaint, "Repaint the masked part of an image with an SD1.x checkpoint" },
   { "preprocess", lk_cli_preprocess, "Make a ControlNet control image (canny, color, tile)" },
 };
 

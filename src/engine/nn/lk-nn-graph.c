@@ -121,6 +121,27 @@ describe_shape (guint         ndim,
   return g_string_free (s, FALSE);
 }
 
+/* A NaN or infinite weight (in the file, or a value beyond f16's range) would silently turn
+ * every image black or grey; one pass over the halves the upload needs anyway costs about as
+ * much as the conversion. */
+static gboolean
+check_finite (const char     *name,
+              const guint16  *halves,
+              gint64          numel,
+              GError        **error)
+{
+  for (gint64 i = 0; i < numel; i++)
+    if ((halves[i] & 0x7c00) == 0x7c00)
+      {
+        g_set_error (error, LK_IO_ERROR, LK_IO_ERROR_CORRUPT,
+                     "%s holds %s at element %" G_GINT64_FORMAT " (a damaged checkpoint, or a "
+                     "weight beyond f16's range)", name,
+                     (halves[i] & 0x03ff) != 0 ? "NaN" : "an infinite value", i);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 LkTensor *
 lk_graph_load_f16 (const LkWeightSource  *source,
                    LkStream              *stream,
@@ -150,7 +171,8 @@ lk_graph_load_f16 (const LkWeightSource  *source,
                    "%s is %s where %s has %s", name, found, architecture, expected);
       return NULL;
     }
-  if ((halves = lk_weights_dup_f16 (weights, info, error)) == NULL)
+  if ((halves = lk_weights_dup_f16 (weights, info, error)) == NULL ||
+      !check_finite (name, halves, info->numel, error))
     return NULL;
   tensor = lk_tensor_new (lk_stream_get_context (stream), LK_DTYPE_F16, ndim, shape, error);
   if (tensor == NULL ||

@@ -16,7 +16,6 @@
 #define N_LEVELS       4
 #define N_ENC_BLOCKS   2
 #define N_DEC_BLOCKS   (N_ENC_BLOCKS + 1)
-#define BASE_CHANNELS  128
 #define Z_CHANNELS     4
 #define IMAGE_CHANNELS 3
 #define GROUPS         32
@@ -49,6 +48,8 @@ typedef struct
 struct _LkVae
 {
   gatomicrefcount  ref_count;
+  LkVaeConfig      config;
+  LkVaeTiling      tiling;
 
   /* owned: every loaded tensor, f16 on the device */
   GPtrArray       *tensors;
@@ -180,13 +181,13 @@ static void
 walk (Loader *loader,
       LkVae  *self)
 {
-  guint ch = BASE_CHANNELS, top = BASE_CHANNELS * channel_mult[N_LEVELS - 1];
+  guint base = self->config.base_channels, ch = base, top = base * channel_mult[N_LEVELS - 1];
 
   take_conv (loader, "encoder.", "conv_in", &self->enc_in_w, &self->enc_in_b, ch, IMAGE_CHANNELS,
              3);
   for (guint level = 0; level < N_LEVELS; level++)
     {
-      guint out = BASE_CHANNELS * channel_mult[level];
+      guint out = base * channel_mult[level];
 
       for (guint r = 0; r < N_ENC_BLOCKS; r++)
         {
@@ -217,7 +218,7 @@ walk (Loader *loader,
   take_mid (loader, "decoder.", &self->dec_mid, ch);
   for (guint level = N_LEVELS; level-- > 0;)
     {
-      guint out = BASE_CHANNELS * channel_mult[level];
+      guint out = base * channel_mult[level];
 
       for (guint r = 0; r < N_DEC_BLOCKS; r++)
         {
@@ -252,20 +253,68 @@ vae_alloc (void)
   LkVae *self = g_new0 (LkVae, 1);
 
   g_atomic_ref_count_init (&self->ref_count);
+  self->config = LK_VAE_CONFIG_SD1;
+  self->tiling = LK_VAE_TILING_DEFAULT;
   self->tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_tensor_unref);
   return self;
+}
+
+static gboolean
+config_is_valid (const LkVaeConfig *config)
+{
+  return config->base_channels > 0 && config->base_channels % GROUPS == 0;
+}
+
+GArray *
+lk_vae_config_list_tensors (const LkVaeConfig *config)
+{
+  Loader loader = { NULL, NULL, NULL, g_array_new (FALSE, TRUE, sizeof (LkVaeTensorSpec)), NULL };
+  g_autoptr(LkVae) scratch = vae_alloc ();
+
+  g_return_val_if_fail (config != NULL && config_is_valid (config), NULL);
+
+  scratch->config = *config;
+  loader.vae = scratch;
+  g_array_set_clear_func (loader.specs, spec_clear);
+  walk (&loader, scratch);
+  return loader.specs;
 }
 
 GArray *
 lk_vae_list_tensors (void)
 {
-  Loader loader = { NULL, NULL, NULL, g_array_new (FALSE, TRUE, sizeof (LkVaeTensorSpec)), NULL };
-  g_autoptr(LkVae) scratch = vae_alloc ();
+  return lk_vae_config_list_tensors (&LK_VAE_CONFIG_SD1);
+}
 
-  loader.vae = scratch;
-  g_array_set_clear_func (loader.specs, spec_clear);
-  walk (&loader, scratch);
-  return loader.specs;
+/* The base width, from encoder.conv_in [base, 3, 3, 3]; walk() checks the rest against it. */
+static gboolean
+detect_config (const LkWeightSource  *source,
+               LkVaeConfig           *config,
+               GError               **error)
+{
+  static const char name[] = LK_VAE_PREFIX "encoder.conv_in.weight";
+  const LkWeightInfo *info;
+  LkWeights *weights;
+
+  if ((info = lk_weight_source_require (source, name, &weights, error)) == NULL)
+    return FALSE;
+  if (info->ndim != 4 || info->shape[1] != IMAGE_CHANNELS || info->shape[0] > G_MAXUINT)
+    {
+      g_set_error (error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
+                   "%s has %u dimensions and %" G_GINT64_FORMAT " input channels where an SD1.x "
+                   "autoencoder has 4 and %d", name, info->ndim,
+                   info->ndim >= 2 ? info->shape[1] : 0, IMAGE_CHANNELS);
+      return FALSE;
+    }
+  config->base_channels = info->shape[0];
+  if (!config_is_valid (config))
+    {
+      g_set_error (error, LK_MODEL_ERROR, LK_MODEL_ERROR_UNSUPPORTED,
+                   "%s: an autoencoder %u channels wide is not one we run (a multiple of %d)",
+                   name, config->base_channels, GROUPS);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static LkVae *
@@ -276,6 +325,8 @@ load (LkStream              *stream,
   g_autoptr(LkVae) self = vae_alloc ();
   Loader loader = { source, stream, self, NULL, NULL };
 
+  if (!detect_config (source, &self->config, error))
+    return NULL;
   walk (&loader, self);
   if (loader.error != NULL)
     {
@@ -325,6 +376,30 @@ lk_vae_unref (LkVae *self)
     return;
   g_clear_pointer (&self->tensors, g_ptr_array_unref);
   g_free (self);
+}
+
+const LkVaeConfig *
+lk_vae_get_config (LkVae *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return &self->config;
+}
+
+void
+lk_vae_set_tiling (LkVae             *self,
+                   const LkVaeTiling *tiling)
+{
+  g_return_if_fail (self != NULL && tiling != NULL);
+  g_return_if_fail (tiling->tile >= 8 && tiling->overlap < tiling->tile / 2);
+  self->tiling = *tiling;
+}
+
+void
+lk_vae_get_tiling (LkVae       *self,
+                   LkVaeTiling *tiling)
+{
+  g_return_if_fail (self != NULL && tiling != NULL);
+  *tiling = self->tiling;
 }
 
 /* The forward passes. Every helper returns a new tensor from the arena, or NULL with @error set;
@@ -563,22 +638,16 @@ check_input (const char  *what,
   return TRUE;
 }
 
-LkTensor *
-lk_vae_encode (LkVae     *self,
-               LkStream  *stream,
-               LkTensor  *image,
-               GError   **error)
+/* The whole image at once; the input is checked. */
+static LkTensor *
+encode_whole (LkVae     *self,
+              LkStream  *stream,
+              LkTensor  *image,
+              GError   **error)
 {
   g_autoptr(LkArena) arena = NULL;
   g_autoptr(LkTensor) h = NULL, quant_w = NULL, quant_b = NULL, mean = NULL;
   gint64 mean_w_shape[4] = { Z_CHANNELS, 2 * Z_CHANNELS, 1, 1 }, mean_b_shape[1] = { Z_CHANNELS };
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (stream != NULL, NULL);
-  g_return_val_if_fail (image != NULL, NULL);
-
-  if (!check_input ("encode", image, IMAGE_CHANNELS, 1 << (N_LEVELS - 1), error))
-    return NULL;
 
   /* The arena lives as long as the tensors drawn from it: the returned one keeps it. */
   arena = lk_arena_new (lk_stream_get_context (stream));
@@ -613,21 +682,15 @@ lk_vae_encode (LkVae     *self,
   return g_steal_pointer (&mean);
 }
 
-LkTensor *
-lk_vae_decode (LkVae     *self,
-               LkStream  *stream,
-               LkTensor  *latent,
-               GError   **error)
+/* The whole latent at once; the input is checked. */
+static LkTensor *
+decode_whole (LkVae     *self,
+              LkStream  *stream,
+              LkTensor  *latent,
+              GError   **error)
 {
   g_autoptr(LkArena) arena = NULL;
   g_autoptr(LkTensor) h = NULL;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (stream != NULL, NULL);
-  g_return_val_if_fail (latent != NULL, NULL);
-
-  if (!check_input ("decode", latent, Z_CHANNELS, 1, error))
-    return NULL;
 
   arena = lk_arena_new (lk_stream_get_context (stream));
   if ((h = arena_tensor (arena, 4, latent->shape[0], Z_CHANNELS, latent->shape[2],
@@ -653,4 +716,232 @@ lk_vae_decode (LkVae     *self,
       !step (&h, lk_graph_conv2d (arena, stream, h, self->dec_out_w, self->dec_out_b, 1, error)))
     return NULL;
   return g_steal_pointer (&h);
+}
+
+/* Tiling */
+
+/* Where the tiles of one axis start, in latent positions: as few as cover @length with
+ * overlaps of at least @overlap, spread evenly. Returns how many (at most @length). */
+static guint *
+tile_starts (guint  length,
+             guint  tile,
+             guint  overlap,
+             guint *n_tiles)
+{
+  guint n, *starts;
+
+  if (length <= tile)
+    {
+      *n_tiles = 1;
+      return g_new0 (guint, 1);
+    }
+  n = (length - tile + (tile - overlap) - 1) / (tile - overlap) + 1;
+  starts = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    starts[i] = ((guint64) i * (length - tile) + (n - 1) / 2) / (n - 1);
+  *n_tiles = n;
+  return starts;
+}
+
+/* The blending weight of each of a tile's @size output positions along one axis: 1 inside,
+ * falling linearly towards 0 across the overlap with the previous tile (which ends at
+ * @prev_end, or 0 for none) and with the next one (which starts at @next_start, or the axis'
+ * end for none). Positions are output units, the tile covering [start, start + size). Two
+ * neighbours' ramps over one overlap sum to 1; the caller divides by the sum anyway, which also
+ * covers spots where three tiles meet. */
+static void
+tile_weights (guint   start,
+              guint   size,
+              guint   prev_end,
+              guint   next_start,
+              float  *weights)
+{
+  guint end = start + size;
+
+  for (guint p = start; p < end; p++)
+    {
+      double w = 1;
+
+      if (prev_end > start && p < prev_end)
+        w *= (p - start + 0.5) / (prev_end - start);
+      if (next_start < end && p >= next_start)
+        w *= (end - p - 0.5) / (end - next_start);
+      weights[p - start] = w;
+    }
+}
+
+/* Runs encode_whole or decode_whole on overlapping tiles and blends their outputs on the host.
+ * Positions are counted in latent units; an image has 8 pixels per unit. */
+static LkTensor *
+run_tiled (LkVae              *self,
+           LkStream           *stream,
+           LkTensor           *input,
+           gboolean            encode,
+           const LkVaeTiling  *tiling,
+           GError            **error)
+{
+  const guint down = 1 << (N_LEVELS - 1);
+  guint in_scale = encode ? down : 1, out_scale = encode ? 1 : down;
+  guint out_channels = encode ? Z_CHANNELS : IMAGE_CHANNELS;
+  gint64 batch = input->shape[0], in_channels = input->shape[1];
+  guint lh = input->shape[2] / in_scale, lw = input->shape[3] / in_scale;
+  gsize in_h = input->shape[2], in_w = input->shape[3];
+  gsize out_h = (gsize) lh * out_scale, out_w = (gsize) lw * out_scale;
+  guint tile_h = MIN (tiling->tile, lh), tile_w = MIN (tiling->tile, lw);
+  guint n_y, n_x;
+  g_autofree guint *ys = tile_starts (lh, tiling->tile, tiling->overlap, &n_y);
+  g_autofree guint *xs = tile_starts (lw, tiling->tile, tiling->overlap, &n_x);
+  g_autofree float *host_in = g_new (float, lk_tensor_numel (input));
+  g_autofree float *sum = g_new0 (float, batch * out_channels * out_h * out_w);
+  g_autofree float *weight_sum = g_new0 (float, out_h * out_w);
+  g_autofree float *tile_in = g_new (float, batch * in_channels * (gsize) tile_h * in_scale *
+                                            tile_w * in_scale);
+  g_autofree float *tile_out = g_new (float, batch * out_channels * (gsize) tile_h * out_scale *
+                                             tile_w * out_scale);
+  g_autofree float *wy = g_new (float, tile_h * out_scale);
+  g_autofree float *wx = g_new (float, tile_w * out_scale);
+  g_autoptr(LkTensor) result = NULL;
+  LkContext *context = lk_stream_get_context (stream);
+
+  if (!lk_tensor_download_f32 (input, stream, host_in, error))
+    return NULL;
+
+  for (guint iy = 0; iy < n_y; iy++)
+    for (guint ix = 0; ix < n_x; ix++)
+      {
+        gsize th = (gsize) tile_h * in_scale, tw = (gsize) tile_w * in_scale;
+        gsize oh = (gsize) tile_h * out_scale, ow = (gsize) tile_w * out_scale;
+        gsize y0 = (gsize) ys[iy] * in_scale, x0 = (gsize) xs[ix] * in_scale;
+        gsize oy0 = (gsize) ys[iy] * out_scale, ox0 = (gsize) xs[ix] * out_scale;
+        gint64 tile_shape[4] = { batch, in_channels, th, tw };
+        g_autoptr(LkTensor) t = NULL, y = NULL;
+
+        for (gint64 plane = 0; plane < batch * in_channels; plane++)
+          for (gsize r = 0; r < th; r++)
+            memcpy (tile_in + (plane * th + r) * tw, host_in + (plane * in_h + y0 + r) * in_w + x0,
+                    tw * sizeof (float));
+        if ((t = lk_tensor_new (context, LK_DTYPE_F32, 4, tile_shape, error)) == NULL ||
+            !lk_tensor_upload_f32 (t, stream, tile_in, error) ||
+            (y = encode ? encode_whole (self, stream, t, error)
+                        : decode_whole (self, stream, t, error)) == NULL ||
+            !lk_tensor_download_f32 (y, stream, tile_out, error))
+          return NULL;
+
+        tile_weights (oy0, oh, iy > 0 ? (ys[iy - 1] + tile_h) * out_scale : 0,
+                      iy + 1 < n_y ? ys[iy + 1] * out_scale : out_h, wy);
+        tile_weights (ox0, ow, ix > 0 ? (xs[ix - 1] + tile_w) * out_scale : 0,
+                      ix + 1 < n_x ? xs[ix + 1] * out_scale : out_w, wx);
+        for (gsize r = 0; r < oh; r++)
+          for (gsize c = 0; c < ow; c++)
+            weight_sum[(oy0 + r) * out_w + ox0 + c] += wy[r] * wx[c];
+        for (gint64 plane = 0; plane < batch * out_channels; plane++)
+          for (gsize r = 0; r < oh; r++)
+            {
+              float *dst = sum + (plane * out_h + oy0 + r) * out_w + ox0;
+              const float *src = tile_out + (plane * oh + r) * ow;
+
+              for (gsize c = 0; c < ow; c++)
+                dst[c] += wy[r] * wx[c] * src[c];
+            }
+      }
+
+  for (gint64 plane = 0; plane < batch * out_channels; plane++)
+    for (gsize i = 0; i < out_h * out_w; i++)
+      sum[plane * out_h * out_w + i] /= weight_sum[i];
+  {
+    gint64 out_shape[4] = { batch, out_channels, out_h, out_w };
+
+    if ((result = lk_tensor_new (context, LK_DTYPE_F32, 4, out_shape, error)) == NULL ||
+        !lk_tensor_upload_f32 (result, stream, sum, error))
+      return NULL;
+  }
+  return g_steal_pointer (&result);
+}
+
+static gboolean
+tiling_is_valid (const LkVaeTiling  *tiling,
+                 GError            **error)
+{
+  if (tiling->tile < 8 || tiling->overlap >= tiling->tile / 2)
+    {
+      g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_UNSUPPORTED,
+                   "vae tiling: tiles of %u with an overlap of %u where tiles must be at least 8 "
+                   "and overlap by less than half", tiling->tile, tiling->overlap);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+wants_tiles (LkVae  *self,
+             gint64  h,
+             gint64  w)
+{
+  return self->tiling.max_area > 0 && h * w > (gint64) self->tiling.max_area &&
+         (h > self->tiling.tile || w > self->tiling.tile);
+}
+
+LkTensor *
+lk_vae_encode (LkVae     *self,
+               LkStream  *stream,
+               LkTensor  *image,
+               GError   **error)
+{
+  const gint64 down = 1 << (N_LEVELS - 1);
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (stream != NULL, NULL);
+  g_return_val_if_fail (image != NULL, NULL);
+
+  if (!check_input ("encode", image, IMAGE_CHANNELS, down, error))
+    return NULL;
+  if (wants_tiles (self, image->shape[2] / down, image->shape[3] / down))
+    return run_tiled (self, stream, image, TRUE, &self->tiling, error);
+  return encode_whole (self, stream, image, error);
+}
+
+LkTensor *
+lk_vae_decode (LkVae     *self,
+               LkStream  *stream,
+               LkTensor  *latent,
+               GError   **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (stream != NULL, NULL);
+  g_return_val_if_fail (latent != NULL, NULL);
+
+  if (!check_input ("decode", latent, Z_CHANNELS, 1, error))
+    return NULL;
+  if (wants_tiles (self, latent->shape[2], latent->shape[3]))
+    return run_tiled (self, stream, latent, FALSE, &self->tiling, error);
+  return decode_whole (self, stream, latent, error);
+}
+
+LkTensor *
+lk_vae_encode_tiled (LkVae              *self,
+                     LkStream           *stream,
+                     LkTensor           *image,
+                     const LkVaeTiling  *tiling,
+                     GError            **error)
+{
+  g_return_val_if_fail (self != NULL && stream != NULL && image != NULL && tiling != NULL, NULL);
+
+  if (!check_input ("encode", image, IMAGE_CHANNELS, 1 << (N_LEVELS - 1), error) ||
+      !tiling_is_valid (tiling, error))
+    return NULL;
+  return run_tiled (self, stream, image, TRUE, tiling, error);
+}
+
+LkTensor *
+lk_vae_decode_tiled (LkVae              *self,
+                     LkStream           *stream,
+                     LkTensor           *latent,
+                     const LkVaeTiling  *tiling,
+                     GError            **error)
+{
+  g_return_val_if_fail (self != NULL && stream != NULL && latent != NULL && tiling != NULL, NULL);
+
+  if (!check_input ("decode", latent, Z_CHANNELS, 1, error) || !tiling_is_valid (tiling, error))
+    return NULL;
+  return run_tiled (self, stream, latent, FALSE, tiling, error);
 }

@@ -1,0 +1,1026 @@
+/* test-pipeline.c: txt2img, img2img and inpainting end to end on tiny random checkpoints
+ *
+ * Copyright 2026 The Likeness authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The checkpoints carry SD1.5's exact LDM names and architecture at a tiny width: a UNet of 32
+ * model channels, a VAE of 32 base channels and a 2-layer, 64-wide CLIP, all with random f16
+ * weights, written by write_tiny_checkpoint() below. Images are 64×64 (8×8 latents), so a whole
+ * generation takes about a second on lavapipe.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "lk-half.h"
+#include "lk-pipeline.h"
+#include "lk-safetensors.h"
+#include "lk-test-util.h"
+
+#define TINY_WIDTH     64    /* CLIP width = the UNet's context */
+#define TINY_LAYERS    2
+#define TINY_MLP       256
+#define TINY_CHANNELS  32    /* UNet model channels */
+#define TINY_VAE       32    /* VAE base channels */
+#define SIZE           64    /* image side, pixels */
+
+/* Checkpoint writing */
+
+typedef struct
+{
+  GPtrArray *names;
+  GPtrArray *data;
+  GArray    *shapes;  /* gint64[4] per tensor */
+  GArray    *ndims;   /* guint per tensor */
+  guint64    state;
+} Checkpoint;
+
+static void
+checkpoint_init (Checkpoint *ckpt)
+{
+  ckpt->names = g_ptr_array_new_with_free_func (g_free);
+  ckpt->data = g_ptr_array_new_with_free_func (g_free);
+  ckpt->shapes = g_array_new (FALSE, FALSE, sizeof (gint64));
+  ckpt->ndims = g_array_new (FALSE, FALSE, sizeof (guint));
+  ckpt->state = 0x2545f4914f6cdd1dull;
+}
+
+static void
+checkpoint_clear (Checkpoint *ckpt)
+{
+  g_ptr_array_unref (ckpt->names);
+  g_ptr_array_unref (ckpt->data);
+  g_array_unref (ckpt->shapes);
+  g_array_unref (ckpt->ndims);
+}
+
+/* Weights at the variance-keeping scale of their fan-in, norms 1 ± 0.2, biases ± 0.1, so the
+ * activations stay of order 1 through every layer. */
+static void
+checkpoint_add (Checkpoint   *ckpt,
+                const char   *name,
+                gboolean      norm_weight,
+                gboolean      bias,
+                guint         ndim,
+                const gint64 *shape)
+{
+  gint64 numel = 1, padded[4] = { 0, 0, 0, 0 };
+  guint16 *halves;
+
+  for (guint d = 0; d < ndim; d++)
+    numel *= padded[d] = shape[d];
+  if (norm_weight)
+    halves = lk_halves_uniform (numel, 1, 0.2f, &ckpt->state);
+  else if (bias)
+    halves = lk_halves_uniform (numel, 0, 0.1f, &ckpt->state);
+  else
+    halves = lk_halves_uniform (numel, 0, sqrtf (3.0f * shape[0] / numel), &ckpt->state);
+  g_ptr_array_add (ckpt->names, g_strdup (name));
+  g_ptr_array_add (ckpt->data, halves);
+  g_array_append_vals (ckpt->shapes, padded, 4);
+  g_array_append_val (ckpt->ndims, ndim);
+}
+
+static void
+checkpoint_add_2d (Checkpoint *ckpt,
+                   const char *suffix,
+                   gboolean    norm_weight,
+                   gboolean    bias,
+                   gint64      d0,
+                   gint64      d1)
+{
+  g_autofree char *name = g_strconcat (LK_CLIP_TEXT_PREFIX, suffix, NULL);
+  gint64 shape[2] = { d0, d1 };
+
+  checkpoint_add (ckpt, name, norm_weight, bias, d1 > 0 ? 2 : 1, shape);
+}
+
+static void
+add_tiny_clip (Checkpoint *ckpt)
+{
+  static const struct { const char *name; gint64 out, in; } linear[] = {
+    { "self_attn.q_proj", TINY_WIDTH, TINY_WIDTH }, { "self_attn.k_proj", TINY_WIDTH, TINY_WIDTH },
+    { "self_attn.v_proj", TINY_WIDTH, TINY_WIDTH }, { "self_attn.out_proj", TINY_WIDTH, TINY_WIDTH },
+    { "mlp.fc1", TINY_MLP, TINY_WIDTH }, { "mlp.fc2", TINY_WIDTH, TINY_MLP },
+  };
+
+  checkpoint_add_2d (ckpt, "embeddings.token_embedding.weight", FALSE, FALSE, LK_CLIP_VOCAB_SIZE,
+                     TINY_WIDTH);
+  checkpoint_add_2d (ckpt, "embeddings.position_embedding.weight", FALSE, FALSE, LK_CLIP_CONTEXT,
+                     TINY_WIDTH);
+  for (guint l = 0; l < TINY_LAYERS; l++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (linear); i++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", l, linear[i].name);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", l, linear[i].name);
+
+          checkpoint_add_2d (ckpt, w, FALSE, FALSE, linear[i].out, linear[i].in);
+          checkpoint_add_2d (ckpt, b, FALSE, TRUE, linear[i].out, 0);
+        }
+      for (guint n = 1; n <= 2; n++)
+        {
+          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.layer_norm%u.weight", l, n);
+          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.layer_norm%u.bias", l, n);
+
+          checkpoint_add_2d (ckpt, w, TRUE, FALSE, TINY_WIDTH, 0);
+          checkpoint_add_2d (ckpt, b, FALSE, TRUE, TINY_WIDTH, 0);
+        }
+    }
+  checkpoint_add_2d (ckpt, "final_layer_norm.weight", TRUE, FALSE, TINY_WIDTH, 0);
+  checkpoint_add_2d (ckpt, "final_layer_norm.bias", FALSE, TRUE, TINY_WIDTH, 0);
+}
+
+static void
+add_tiny_unet (Checkpoint *ckpt,
+               guint       in_channels)
+{
+  LkUnetConfig config = { in_channels, 4, TINY_CHANNELS, TINY_WIDTH };
+  g_autoptr(GArray) specs = lk_unet_config_list_tensors (&config);
+
+  for (guint i = 0; i < specs->len; i++)
+    {
+      const LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+
+      checkpoint_add (ckpt, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
+                      spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
+                      spec->ndim, spec->shape);
+    }
+}
+
+static void
+add_tiny_vae (Checkpoint *ckpt)
+{
+  LkVaeConfig config = { TINY_VAE };
+  g_autoptr(GArray) specs = lk_vae_config_list_tensors (&config);
+
+  for (guint i = 0; i < specs->len; i++)
+    {
+      const LkVaeTensorSpec *spec = &g_array_index (specs, LkVaeTensorSpec, i);
+
+      checkpoint_add (ckpt, spec->name, spec->role == LK_VAE_TENSOR_NORM_WEIGHT,
+                      spec->role == LK_VAE_TENSOR_BIAS || spec->role == LK_VAE_TENSOR_NORM_BIAS,
+                      spec->ndim, spec->shape);
+    }
+}
+
+/* A whole SD1.5-layout checkpoint at the tiny configuration; @nan_tensor, when not NULL, gets
+ * a NaN in its 3rd element. */
+static char *
+write_tiny_checkpoint (const char *dir,
+                       const char *file,
+                       guint       unet_in_channels,
+                       const char *nan_tensor)
+{
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, file, NULL);
+  Checkpoint ckpt;
+
+  checkpoint_init (&ckpt);
+  add_tiny_clip (&ckpt);
+  add_tiny_unet (&ckpt, unet_in_channels);
+  add_tiny_vae (&ckpt);
+  for (guint i = 0; i < ckpt.names->len; i++)
+    {
+      LkSafetensorsEntry entry = {
+        g_ptr_array_index (ckpt.names, i), LK_WEIGHT_F16, g_array_index (ckpt.ndims, guint, i),
+        &g_array_index (ckpt.shapes, gint64, 4 * i), g_ptr_array_index (ckpt.data, i),
+      };
+
+      if (g_strcmp0 (entry.name, nan_tensor) == 0)
+        ((guint16 *) g_ptr_array_index (ckpt.data, i))[2] = 0x7e00;
+      g_array_append_val (entries, entry);
+    }
+  lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, &error);
+  g_assert_no_error (error);
+  checkpoint_clear (&ckpt);
+  return path;
+}
+
+/* Shared state */
+
+static char *tmp_dir;
+static LkTokenizer *tokenizer;
+static LkPipeline *pipelines[2];  /* 4-channel UNet, 9-channel inpainting UNet */
+
+static char *
+find_vocab (void)
+{
+  const char *rel = "models/clip/bpe_simple_vocab_16e6.txt.gz";
+  const char *data = g_getenv ("LIKENESS_TEST_DATA");
+  const char *source = g_getenv ("LIKENESS_SOURCE_DIR");
+  g_autofree char *from_data = data ? g_build_filename (data, rel, NULL) : NULL;
+  g_autofree char *from_source = source ? g_build_filename (source, "..", "shared", rel, NULL) : NULL;
+
+  if (from_data != NULL && g_file_test (from_data, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&from_data);
+  if (from_source != NULL && g_file_test (from_source, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&from_source);
+  return NULL;
+}
+
+static LkTokenizer *
+get_tokenizer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *vocab = NULL;
+
+  if (tokenizer != NULL)
+    return tokenizer;
+  if ((vocab = find_vocab ()) == NULL)
+    {
+      g_test_skip ("CLIP vocabulary models/clip/bpe_simple_vocab_16e6.txt.gz not found; set "
+                   "LIKENESS_TEST_DATA to the shared folder");
+      return NULL;
+    }
+  tokenizer = lk_tokenizer_new_from_file (vocab, &error);
+  g_assert_no_error (error);
+  return tokenizer;
+}
+
+static const char *
+get_tmp_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (tmp_dir == NULL)
+    {
+      tmp_dir = g_dir_make_tmp ("likeness-pipeline-XXXXXX", &error);
+      g_assert_no_error (error);
+    }
+  return tmp_dir;
+}
+
+/* The tiny pipeline with a 4- or 9-channel UNet; NULL after a skip. */
+static LkPipeline *
+get_pipeline (gboolean inpainting)
+{
+  LkContext *context;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LkWeights) weights = NULL;
+  g_autofree char *path = NULL;
+  gint64 start;
+
+  if (pipelines[inpainting] != NULL)
+    return pipelines[inpainting];
+  if ((context = lk_test_context ()) == NULL || get_tokenizer () == NULL)
+    return NULL;
+  start = g_get_monotonic_time ();
+  path = write_tiny_checkpoint (get_tmp_dir (), inpainting ? "inpaint.safetensors" : "tiny.safetensors",
+                                inpainting ? 9 : 4, NULL);
+  weights = lk_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  pipelines[inpainting] = lk_pipeline_new_for_weights (context, weights, NULL, tokenizer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lk_pipeline_get_kind (pipelines[inpainting]), ==,
+                   inpainting ? LK_MODEL_KIND_SD1_INPAINT : LK_MODEL_KIND_SD1);
+  g_test_message ("tiny %s checkpoint written and loaded: %.2f s",
+                  inpainting ? "inpainting" : "SD1.5", (g_get_monotonic_time () - start) / 1e6);
+  g_unlink (path);
+  return pipelines[inpainting];
+}
+
+static void
+tiny_params (LkPipelineParams *params)
+{
+  lk_pipeline_params_init (params);
+  params->prompt = "a photo of a man, (best quality:1.2)";
+  params->negative_prompt = "blurry";
+  params->steps = 3;
+  params->sampler = LK_SAMPLER_EULER_ANCESTRAL;
+  params->seed = 1234;
+  params->width = params->height = SIZE;
+}
+
+/* A smooth test picture: gradients and a disc. */
+static LkImage *
+test_picture (void)
+{
+  LkImage *image = lk_image_new (SIZE, SIZE, 3);
+
+  for (guint y = 0; y < SIZE; y++)
+    for (guint x = 0; x < SIZE; x++)
+      {
+        guint8 *px = lk_image_pixel (image, x, y);
+        gboolean disc = (x - 40) * (x - 40) + (y - 24) * (y - 24) < 144;
+
+        px[0] = x * 4;
+        px[1] = disc ? 230 : y * 3;
+        px[2] = 128 + (x + y) / 2;
+      }
+  return image;
+}
+
+/* The right half white (repaint), the left half black. */
+static LkImage *
+half_mask (void)
+{
+  LkImage *mask = lk_image_new (SIZE, SIZE, 1);
+
+  for (guint y = 0; y < SIZE; y++)
+    for (guint x = SIZE / 2; x < SIZE; x++)
+      *lk_image_pixel (mask, x, y) = 255;
+  return mask;
+}
+
+static gboolean
+images_equal (const LkImage *a,
+              const LkImage *b)
+{
+  if (a->width != b->width || a->height != b->height || a->channels != b->channels)
+    return FALSE;
+  for (guint y = 0; y < a->height; y++)
+    if (memcmp (lk_image_pixel (a, 0, y), lk_image_pixel (b, 0, y), a->width * a->channels) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* Mean absolute difference in 8-bit levels. */
+static double
+mean_abs_diff (const LkImage *a,
+               const LkImage *b)
+{
+  double sum = 0;
+
+  for (guint y = 0; y < a->height; y++)
+    for (guint x = 0; x < a->width * a->channels; x++)
+      sum += abs ((int) lk_image_pixel (a, 0, y)[x] - (int) lk_image_pixel (b, 0, y)[x]);
+  return sum / ((double) a->width * a->height * a->channels);
+}
+
+/* Standard deviation of all bytes: a generation that collapsed to one colour has none. */
+static double
+pixel_spread (const LkImage *image)
+{
+  double sum = 0, sum2 = 0, n = (double) image->width * image->height * image->channels;
+
+  for (guint y = 0; y < image->height; y++)
+    for (guint x = 0; x < image->width * image->channels; x++)
+      {
+        double v = lk_image_pixel (image, 0, y)[x];
+
+        sum += v;
+        sum2 += v * v;
+      }
+  return sqrt (MAX (sum2 / n - (sum / n) * (sum / n), 0));
+}
+
+typedef struct
+{
+  guint   calls;
+  guint   last_step;
+  guint   n_steps;
+  double  seconds;
+  GCancellable *cancel_after_first;
+} Progress;
+
+static void
+progress_cb (guint    step,
+             guint    n_steps,
+             double   seconds,
+             gpointer user_data)
+{
+  Progress *progress = user_data;
+
+  g_assert_cmpuint (step, ==, progress->last_step + 1);
+  progress->calls++;
+  progress->last_step = step;
+  progress->n_steps = n_steps;
+  progress->seconds += seconds;
+  g_assert_cmpfloat (seconds, >=, 0);
+  if (progress->cancel_after_first != NULL)
+    g_cancellable_cancel (progress->cancel_after_first);
+}
+
+static LkImage *
+run_txt2img (LkPipeline             *pipeline,
+             const LkPipelineParams *params)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+  LkImage *image = lk_pipeline_txt2img (pipeline, params, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+  g_assert_cmpuint (image->width, ==, params->width);
+  g_assert_cmpuint (image->height, ==, params->height);
+  g_assert_cmpuint (image->channels, ==, 3);
+  g_test_message ("txt2img, %s, %u steps: %.2f s", lk_sampler_kind_to_string (params->sampler),
+                  params->steps, (g_get_monotonic_time () - start) / 1e6);
+  return image;
+}
+
+/* Tests */
+
+static void
+test_txt2img_seed (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  Progress progress = { 0 };
+  g_autoptr(LkImage) a = NULL, b = NULL, c = NULL;
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  params.progress = progress_cb;
+  params.progress_data = &progress;
+  a = run_txt2img (pipeline, &params);
+  g_assert_cmpuint (progress.calls, ==, params.steps);
+  g_assert_cmpuint (progress.n_steps, ==, params.steps);
+  g_test_message ("%.3f s/step", progress.seconds / progress.calls);
+
+  params.progress = NULL;
+  b = run_txt2img (pipeline, &params);
+  params.seed = 1235;
+  c = run_txt2img (pipeline, &params);
+
+  g_assert_true (images_equal (a, b));
+  g_assert_false (images_equal (a, c));
+  g_test_message ("pixel spread %.1f, seed 1234 vs 1235: mean |Δ| %.2f levels", pixel_spread (a),
+                  mean_abs_diff (a, c));
+  g_assert_cmpfloat (pixel_spread (a), >, 2.0);
+  g_assert_cmpfloat (mean_abs_diff (a, c), >, 0.5);
+  lk_test_check_validation ();
+}
+
+/* Each sampler, with and without Karras sigmas; the prompt, the negative prompt and the clip skip
+ * each change the image; CFG 1 (a batch of one), a two-chunk prompt and a non-square size run
+ * too. */
+static void
+test_txt2img_variants (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  g_autoptr(LkImage) base = NULL;
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  params.sampler = LK_SAMPLER_EULER;
+  params.steps = 2;
+  base = run_txt2img (pipeline, &params);
+
+  for (LkSamplerKind kind = 0; kind < LK_N_SAMPLERS; kind++)
+    {
+      LkPipelineParams p = params;
+      g_autoptr(LkImage) image = NULL;
+
+      p.sampler = kind;
+      p.karras = kind % 2 == 0;
+      image = run_txt2img (pipeline, &p);
+      g_assert_cmpfloat (pixel_spread (image), >, 2.0);
+    }
+
+  {
+    LkPipelineParams p = params;
+    const char *prompts[] = { "a photo of a woman", NULL };
+    const char *negatives[] = { "blurry", "low quality, bad hands" };
+
+    for (guint i = 0; i < 2; i++)
+      {
+        g_autoptr(LkImage) image = NULL;
+
+        p.prompt = prompts[i] != NULL ? prompts[i] : params.prompt;
+        p.negative_prompt = negatives[i];
+        image = run_txt2img (pipeline, &p);
+        g_assert_false (images_equal (base, image));
+      }
+  }
+  {
+    LkPipelineParams p = params;
+    g_autoptr(LkImage) skip2 = NULL, cfg1 = NULL;
+
+    p.clip_skip = 2;
+    skip2 = run_txt2img (pipeline, &p);
+    g_assert_false (images_equal (base, skip2));
+    p.clip_skip = 1;
+    p.cfg_scale = 1.0;
+    cfg1 = run_txt2img (pipeline, &p);
+    g_assert_false (images_equal (base, cfg1));
+  }
+  /* A prompt longer than one 75-token chunk against a one-chunk negative prompt. */
+  {
+    LkPipelineParams p = params;
+    g_autoptr(GString) longer = g_string_new ("a photo");
+    g_autoptr(LkImage) image = NULL;
+
+    for (guint i = 0; i < 40; i++)
+      g_string_append (longer, ", red hat");
+    p.prompt = longer->str;
+    image = run_txt2img (pipeline, &p);
+    g_assert_false (images_equal (base, image));
+  }
+  {
+    LkPipelineParams p = params;
+    g_autoptr(LkImage) wide = NULL;
+
+    p.width = 2 * SIZE;
+    wide = run_txt2img (pipeline, &p);
+    g_assert_cmpfloat (pixel_spread (wide), >, 2.0);
+  }
+  lk_test_check_validation ();
+}
+
+/* The image decoded straight from its own latent, as strength 0 must give it. */
+static LkImage *
+vae_round_trip (LkPipeline    *pipeline,
+                const LkImage *image)
+{
+  LkStream *stream = lk_test_stream ();
+  LkVae *vae = lk_pipeline_get_vae (pipeline);
+  gsize plane = (gsize) image->width * image->height;
+  gint64 shape[4] = { 1, 3, image->height, image->width };
+  g_autofree float *planes = g_new (float, 3 * plane), *decoded = NULL;
+  g_autoptr(LkTensor) x = NULL, latent = NULL, out = NULL;
+  g_autoptr(GError) error = NULL;
+  LkImage *result = lk_image_new (image->width, image->height, 3);
+
+  for (gsize i = 0; i < plane; i++)
+    for (guint c = 0; c < 3; c++)
+      planes[c * plane + i] = image->data[i * 3 + c] / 127.5f - 1.0f;
+  x = lk_test_tensor_from (stream, LK_DTYPE_F32, 4, shape, planes);
+  latent = lk_vae_encode (vae, stream, x, &error);
+  g_assert_no_error (error);
+  out = lk_vae_decode (vae, stream, latent, &error);
+  g_assert_no_error (error);
+  decoded = lk_test_download (stream, out);
+  for (gsize i = 0; i < plane; i++)
+    for (guint c = 0; c < 3; c++)
+      result->data[i * 3 + c] = CLAMP ((decoded[c * plane + i] + 1) * 0.5f, 0, 1) * 255.0f;
+  return result;
+}
+
+static void
+test_img2img (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  g_autoptr(LkImage) picture = NULL, round_trip = NULL, kept = NULL, half = NULL, again = NULL;
+  g_autoptr(LkImage) full = NULL;
+  g_autoptr(GError) error = NULL;
+  Progress progress = { 0 };
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  picture = test_picture ();
+  round_trip = vae_round_trip (pipeline, picture);
+
+  /* Strength 0 runs no step: the image through the autoencoder, byte for byte. */
+  params.strength = 0;
+  params.progress = progress_cb;
+  params.progress_data = &progress;
+  kept = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (progress.calls, ==, 0);
+  g_assert_true (images_equal (kept, round_trip));
+
+  /* A1111's rule: 6 steps at 0.5 run ⌊0.5·6⌋ + 1 = 4; the result moves away from the round
+   * trip, further at strength 1, and a seed reproduces it. */
+  params.steps = 6;
+  params.strength = 0.5;
+  params.sampler = LK_SAMPLER_DPMPP_2M;
+  half = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (progress.calls, ==, 4);
+  g_assert_cmpuint (progress.n_steps, ==, 4);
+  params.progress = NULL;
+  again = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (images_equal (half, again));
+  params.strength = 1;
+  full = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("img2img vs the autoencoder round trip: mean |Δ| %.2f levels at strength 0.5, "
+                  "%.2f at 1", mean_abs_diff (half, round_trip), mean_abs_diff (full, round_trip));
+  g_assert_cmpfloat (mean_abs_diff (half, round_trip), >, 0.5);
+  g_assert_cmpfloat (mean_abs_diff (full, round_trip), >, mean_abs_diff (half, round_trip));
+  lk_test_check_validation ();
+}
+
+/* Pixels the blurred mask leaves at 0 are the original's exactly; inside, the image changed. */
+static void
+check_inpainted (const LkImage *result,
+                 const LkImage *original,
+                 const LkImage *mask,
+                 guint          blur)
+{
+  g_autofree guint8 *blurred = lk_pipeline_blur_mask (mask->data, mask->width, mask->height,
+                                                      mask->stride, blur);
+  guint outside = 0, inside = 0;
+  double changed = 0;
+
+  for (guint y = 0; y < result->height; y++)
+    for (guint x = 0; x < result->width; x++)
+      {
+        const guint8 *a = lk_image_pixel (result, x, y), *b = lk_image_pixel (original, x, y);
+        guint8 m = blurred[y * result->width + x];
+
+        if (m == 0)
+          {
+            g_assert_cmpmem (a, 3, b, 3);
+            outside++;
+          }
+        else if (m == 255)
+          {
+            for (guint c = 0; c < 3; c++)
+              changed += abs ((int) a[c] - (int) b[c]);
+            inside++;
+          }
+      }
+  g_test_message ("inpaint: %u pixels outside the mask kept exactly; %u inside changed by %.1f "
+                  "levels on average", outside, inside, changed / (3.0 * MAX (inside, 1)));
+  g_assert_cmpuint (outside, >, 0);
+  g_assert_cmpuint (inside, >, 0);
+  g_assert_cmpfloat (changed / (3.0 * inside), >, 1.0);
+}
+
+static void
+inpaint_case (gboolean inpainting)
+{
+  LkPipeline *pipeline = get_pipeline (inpainting);
+  LkPipelineParams params;
+  g_autoptr(LkImage) picture = NULL, mask = NULL, a = NULL, b = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  params.strength = 0.9;
+  params.steps = 3;
+  params.sampler = LK_SAMPLER_DPMPP_2M_SDE;
+  params.karras = TRUE;
+  picture = test_picture ();
+  mask = half_mask ();
+  a = lk_pipeline_inpaint (pipeline, &params, picture, mask, NULL, &error);
+  g_assert_no_error (error);
+  check_inpainted (a, picture, mask, params.mask_blur);
+  b = lk_pipeline_inpaint (pipeline, &params, picture, mask, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (images_equal (a, b));
+
+  /* No blur: the mask's edge is sharp, and the left half is kept to the last pixel. */
+  params.mask_blur = 0;
+  g_clear_pointer (&a, lk_image_free);
+  a = lk_pipeline_inpaint (pipeline, &params, picture, mask, NULL, &error);
+  g_assert_no_error (error);
+  check_inpainted (a, picture, mask, 0);
+  lk_test_check_validation ();
+}
+
+static void
+test_inpaint (void)
+{
+  inpaint_case (FALSE);
+}
+
+static void
+test_inpaint_9_channels (void)
+{
+  LkPipeline *pipeline;
+  LkPipelineParams params;
+  g_autoptr(LkImage) image = NULL;
+  g_autoptr(LkImage) picture = NULL;
+  g_autoptr(GError) error = NULL;
+
+  inpaint_case (TRUE);
+  if ((pipeline = get_pipeline (TRUE)) == NULL)
+    return;
+  /* txt2img and unmasked img2img condition the inpainting UNet on a full mask. */
+  tiny_params (&params);
+  params.steps = 2;
+  image = run_txt2img (pipeline, &params);
+  g_assert_cmpfloat (pixel_spread (image), >, 2.0);
+  picture = test_picture ();
+  g_clear_pointer (&image, lk_image_free);
+  image = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  lk_test_check_validation ();
+}
+
+static void
+test_cancel (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(LkImage) image = NULL, before = NULL, after = NULL;
+  g_autoptr(GError) error = NULL;
+  Progress progress = { 0 };
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  params.steps = 3;
+  before = run_txt2img (pipeline, &params);
+
+  progress.cancel_after_first = cancellable;
+  params.progress = progress_cb;
+  params.progress_data = &progress;
+  image = lk_pipeline_txt2img (pipeline, &params, cancellable, &error);
+  g_assert_null (image);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (progress.calls, ==, 1);
+  g_clear_error (&error);
+
+  /* Cancelled before it starts: nothing runs. */
+  progress = (Progress) { 0 };
+  image = lk_pipeline_txt2img (pipeline, &params, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (progress.calls, ==, 0);
+  g_clear_error (&error);
+
+  /* The pipeline is still good for the next generation, and gives the same image. */
+  params.progress = NULL;
+  after = run_txt2img (pipeline, &params);
+  g_assert_true (images_equal (before, after));
+  lk_test_check_validation ();
+}
+
+typedef struct
+{
+  guint begins, ends, forwards;
+  guint batch;
+} HookCounts;
+
+static gboolean
+hook_begin (LkPipeline *pipeline,
+            LkStream   *stream,
+            gpointer    user_data,
+            GError    **error)
+{
+  ((HookCounts *) user_data)->begins++;
+  return TRUE;
+}
+
+static LkTensor *
+hook_unet_forward (LkPipeline           *pipeline,
+                   LkStream             *stream,
+                   const LkPipelineStep *step,
+                   gpointer              user_data,
+                   GError              **error)
+{
+  HookCounts *counts = user_data;
+
+  g_assert_cmpuint (step->step, ==, counts->forwards);
+  g_assert_cmpfloat (step->sigma, >, 0);
+  counts->batch = step->x->shape[0];
+  counts->forwards++;
+  return lk_unet_forward (lk_pipeline_get_unet (pipeline), stream, step->x, step->timesteps,
+                          step->context, error);
+}
+
+static void
+hook_end (LkPipeline *pipeline,
+          LkStream   *stream,
+          gpointer    user_data)
+{
+  ((HookCounts *) user_data)->ends++;
+}
+
+static gboolean
+hook_begin_fails (LkPipeline *pipeline,
+                  LkStream   *stream,
+                  gpointer    user_data,
+                  GError    **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the ControlNet is not ready");
+  return FALSE;
+}
+
+/* The extension point: a UNet evaluation through the hook gives the same image as without
+ * one, and begin/end bracket the steps. */
+static void
+test_hooks (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  HookCounts counts = { 0 };
+  LkPipelineHooks hooks = { hook_begin, hook_unet_forward, hook_end, &counts };
+  LkPipelineHooks failing = { hook_begin_fails, NULL, hook_end, &counts };
+  g_autoptr(LkImage) plain = NULL, hooked = NULL, none = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  plain = run_txt2img (pipeline, &params);
+  params.hooks = &hooks;
+  hooked = run_txt2img (pipeline, &params);
+  g_assert_true (images_equal (plain, hooked));
+  g_assert_cmpuint (counts.begins, ==, 1);
+  g_assert_cmpuint (counts.ends, ==, 1);
+  g_assert_cmpuint (counts.forwards, ==, params.steps);
+  g_assert_cmpuint (counts.batch, ==, 2);
+
+  params.hooks = &failing;
+  none = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_cmpuint (counts.ends, ==, 1);
+  lk_test_check_validation ();
+}
+
+static void
+expect_error (LkImage    *image,
+              GError     *error,
+              GQuark      domain,
+              int         code,
+              const char *fragment)
+{
+  g_assert_null (image);
+  g_assert_error (error, domain, code);
+  g_test_message ("refused: %s", error->message);
+  g_assert_nonnull (strstr (error->message, fragment));
+}
+
+static void
+test_bad_input (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  LkPipelineParams params;
+  g_autoptr(LkImage) picture = NULL, mask = NULL, small_mask = NULL, odd = NULL;
+  GError *error = NULL;
+  LkImage *image;
+
+  if (pipeline == NULL)
+    return;
+  picture = test_picture ();
+  mask = half_mask ();
+  small_mask = lk_image_new (32, 32, 1);
+  odd = lk_image_new (72, 64, 3);
+
+  tiny_params (&params);
+  image = lk_pipeline_inpaint (pipeline, &params, picture, NULL, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_IMAGE, "mask");
+  g_clear_error (&error);
+  image = lk_pipeline_inpaint (pipeline, &params, picture, small_mask, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_IMAGE, "32×32");
+  g_clear_error (&error);
+  image = lk_pipeline_img2img (pipeline, &params, NULL, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_IMAGE, "image");
+  g_clear_error (&error);
+
+  params.width = 72;
+  image = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "multiples of 64");
+  g_clear_error (&error);
+  params.width = params.height = 0;
+  image = lk_pipeline_img2img (pipeline, &params, odd, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "72×64");
+  g_clear_error (&error);
+  params.width = params.height = SIZE;
+  image = lk_pipeline_img2img (pipeline, &params, odd, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_IMAGE, "72×64");
+  g_clear_error (&error);
+
+  tiny_params (&params);
+  params.clip_skip = 3;
+  image = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "clip skip 3");
+  g_clear_error (&error);
+  tiny_params (&params);
+  params.steps = 0;
+  image = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "steps");
+  g_clear_error (&error);
+  tiny_params (&params);
+  params.strength = 1.5;
+  image = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "strength");
+  g_clear_error (&error);
+  tiny_params (&params);
+  params.cfg_scale = NAN;
+  image = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
+  expect_error (image, error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID, "CFG");
+  g_clear_error (&error);
+
+  /* After all that, a generation still works. */
+  tiny_params (&params);
+  params.steps = 1;
+  image = run_txt2img (pipeline, &params);
+  lk_image_free (image);
+  lk_test_check_validation ();
+}
+
+/* A NaN in a UNet or VAE weight stops the load, naming the tensor. */
+static void
+test_nan_weight (void)
+{
+  static const char *tensors[] = {
+    LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+    LK_VAE_PREFIX "decoder.mid.attn_1.q.weight",
+  };
+  LkContext *context = lk_test_context ();
+  LkStream *stream = lk_test_stream ();
+
+  if (context == NULL || get_tokenizer () == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (tensors); i++)
+    {
+      g_autofree char *path = write_tiny_checkpoint (get_tmp_dir (), "nan.safetensors", 4,
+                                                     tensors[i]);
+      g_autoptr(LkWeights) weights = NULL;
+      g_autoptr(LkPipeline) pipeline = NULL;
+      g_autoptr(LkVae) vae = NULL;
+      g_autoptr(GError) error = NULL;
+
+      weights = lk_safetensors_open (path, &error);
+      g_assert_no_error (error);
+      pipeline = lk_pipeline_new_for_weights (context, weights, NULL, tokenizer, &error);
+      g_assert_null (pipeline);
+      g_assert_error (error, LK_IO_ERROR, LK_IO_ERROR_CORRUPT);
+      g_test_message ("refused: %s", error->message);
+      g_assert_nonnull (strstr (error->message, tensors[i]));
+      g_assert_nonnull (strstr (error->message, "NaN"));
+      g_assert_nonnull (strstr (error->message, "element 2"));
+      g_clear_error (&error);
+      if (i == 1)
+        {
+          /* The module on its own says the same. */
+          vae = lk_vae_new (stream, weights, &error);
+          g_assert_null (vae);
+          g_assert_error (error, LK_IO_ERROR, LK_IO_ERROR_CORRUPT);
+          lk_stream_finish (stream, NULL);
+        }
+      g_clear_pointer (&weights, lk_weights_unref);
+      g_unlink (path);
+    }
+  lk_test_check_validation ();
+}
+
+/* The mask blur against OpenCV's cv2.GaussianBlur, as A1111 calls it. */
+static void
+test_mask_blur (void)
+{
+  const guint width = 53, height = 37;
+  g_autofree guint8 *mask = g_new0 (guint8, width * height);
+  g_autofree float *mask_f = g_new (float, width * height);
+  const double sigmas[] = { 4, 1.5 };
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        gboolean inside = (x > 10 && x < 30 && y > 5 && y < 25) || (x + y) % 17 == 0;
+
+        mask[y * width + x] = inside ? 255 : (x * 7 + y * 3) % 40;
+        mask_f[y * width + x] = mask[y * width + x];
+      }
+  for (guint s = 0; s < G_N_ELEMENTS (sigmas); s++)
+    {
+      g_autoptr(LkOracle) oracle = lk_oracle_new ("oracle_mask_blur.py");
+      g_autofree guint8 *blurred = lk_pipeline_blur_mask (mask, width, height, width, sigmas[s]);
+      g_autofree float *expected = NULL;
+      guint max_diff = 0, n_diff = 0;
+
+      if (oracle == NULL)
+        return;
+      lk_oracle_add_input (oracle, "mask", mask_f, width * height);
+      lk_oracle_set_param_int (oracle, "width", width);
+      lk_oracle_set_param_int (oracle, "height", height);
+      lk_oracle_set_param_double (oracle, "sigma", sigmas[s]);
+      if ((expected = lk_oracle_run (oracle, width * height)) == NULL)
+        return;
+      for (guint i = 0; i < width * height; i++)
+        {
+          guint diff = abs ((int) blurred[i] - (int) expected[i]);
+
+          max_diff = MAX (max_diff, diff);
+          n_diff += diff != 0;
+        }
+      g_test_message ("mask blur σ %.1f vs cv2.GaussianBlur: %u of %u pixels differ, by at most "
+                      "%u", sigmas[s], n_diff, width * height, max_diff);
+      g_assert_cmpuint (n_diff, ==, 0);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/pipeline/mask-blur", test_mask_blur);
+  g_test_add_func ("/pipeline/txt2img/seed", test_txt2img_seed);
+  g_test_add_func ("/pipeline/txt2img/variants", test_txt2img_variants);
+  g_test_add_func ("/pipeline/img2img", test_img2img);
+  g_test_add_func ("/pipeline/inpaint", test_inpaint);
+  g_test_add_func ("/pipeline/inpaint-9-channels", test_inpaint_9_channels);
+  g_test_add_func ("/pipeline/cancel", test_cancel);
+  g_test_add_func ("/pipeline/hooks", test_hooks);
+  g_test_add_func ("/pipeline/bad-input", test_bad_input);
+  g_test_add_func ("/pipeline/nan-weight", test_nan_weight);
+  status = g_test_run ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (pipelines); i++)
+    g_clear_pointer (&pipelines[i], lk_pipeline_unref);
+  g_clear_pointer (&tokenizer, lk_tokenizer_unref);
+  if (tmp_dir != NULL)
+    g_rmdir (tmp_dir);
+  g_free (tmp_dir);
+  return status;
+}
