@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "lk-half.h"
+#include "lk-pipeline-extras.h"
 #include "lk-pipeline.h"
 #include "lk-safetensors.h"
 #include "lk-test-util.h"
@@ -740,6 +741,282 @@ test_cancel (void)
   lk_test_check_validation ();
 }
 
+/* ControlNet units and LoRAs through LkPipelineExtras */
+
+/* A ControlNet for the tiny UNet with random weights (its zero convolutions too, so it acts). */
+static char *
+write_tiny_controlnet (void)
+{
+  LkUnetConfig config = { 4, 4, TINY_CHANNELS, TINY_WIDTH };
+  g_autoptr(GArray) specs = lk_controlnet_config_list_tensors (&config);
+  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (get_tmp_dir (), "control.safetensors", NULL);
+  Checkpoint ckpt;
+
+  checkpoint_init (&ckpt);
+  for (guint i = 0; i < specs->len; i++)
+    {
+      const LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
+
+      checkpoint_add (&ckpt, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
+                      spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
+                      spec->ndim, spec->shape);
+    }
+  for (guint i = 0; i < ckpt.names->len; i++)
+    {
+      LkSafetensorsEntry entry = {
+        g_ptr_array_index (ckpt.names, i), LK_WEIGHT_F16, g_array_index (ckpt.ndims, guint, i),
+        &g_array_index (ckpt.shapes, gint64, 4 * i), g_ptr_array_index (ckpt.data, i),
+      };
+
+      g_array_append_val (entries, entry);
+    }
+  lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, &error);
+  g_assert_no_error (error);
+  checkpoint_clear (&ckpt);
+  return path;
+}
+
+static LkControlNet *
+tiny_controlnet (void)
+{
+  g_autoptr(LkStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = write_tiny_controlnet ();
+  LkControlNet *net;
+
+  stream = lk_stream_new (lk_test_context (), &error);
+  g_assert_no_error (error);
+  net = lk_controlnet_open (stream, path, &error);
+  g_assert_no_error (error);
+  lk_stream_finish (stream, &error);
+  g_assert_no_error (error);
+  g_unlink (path);
+  return net;
+}
+
+/* A rank-4 LoRA with random factors on @unet_target ([TINY_CHANNELS, TINY_WIDTH]) and, when
+ * @with_te, on the text encoder's first query projection. */
+static LkLora *
+tiny_lora (const char *unet_target,
+           gboolean    with_te)
+{
+  const gint64 down_shape[2] = { 4, TINY_WIDTH };
+  const gint64 unet_up_shape[2] = { TINY_CHANNELS, 4 }, te_up_shape[2] = { TINY_WIDTH, 4 };
+  float factors[4 * TINY_WIDTH];
+  g_autoptr(GError) error = NULL;
+  LkLora *lora = lk_lora_new ();
+  guint32 state = 7;
+
+  for (guint i = 0; i < G_N_ELEMENTS (factors); i++)
+    {
+      state = state * 1664525u + 1013904223u;
+      factors[i] = ((state >> 8) / 16777216.0f - 0.5f) * 2.0f;
+    }
+  lk_lora_add (lora, unet_target, 4, 2, down_shape, factors, 2, unet_up_shape, factors, &error);
+  g_assert_no_error (error);
+  if (with_te)
+    {
+      lk_lora_add (lora, LK_CLIP_TEXT_PREFIX "encoder.layers.0.self_attn.q_proj.weight", 4, 2,
+                   down_shape, factors, 2, te_up_shape, factors, &error);
+      g_assert_no_error (error);
+    }
+  return lora;
+}
+
+static void
+test_extras (void)
+{
+  LkPipeline *pipeline = get_pipeline (FALSE);
+  g_autoptr(LkControlNet) net = NULL;
+  g_autoptr(LkImage) picture = NULL, plain = NULL, guided = NULL, unguided = NULL;
+  g_autoptr(LkImage) merged = NULL, restored = NULL, after_refusal = NULL;
+  g_autoptr(LkLora) lora = NULL, foreign = NULL;
+  g_autoptr(GPtrArray) unmatched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  LkPipelineParams params;
+
+  if (pipeline == NULL)
+    return;
+  tiny_params (&params);
+  plain = run_txt2img (pipeline, &params);
+  net = tiny_controlnet ();
+  picture = test_picture ();
+
+  /* One unit at weight 1 steers the image; at weight 0 it adds exact zeros. */
+  {
+    g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+    g_assert_null (lk_pipeline_extras_get_hooks (extras));
+    lk_pipeline_extras_add_control (extras, net, picture, SIZE, SIZE, 1.0f, 0.0f, 1.0f,
+                                    LK_CONTROL_MODE_BALANCED, &error);
+    g_assert_no_error (error);
+    params.hooks = lk_pipeline_extras_get_hooks (extras);
+    g_assert_nonnull (params.hooks);
+    guided = run_txt2img (pipeline, &params);
+  }
+  {
+    g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+    lk_pipeline_extras_add_control (extras, net, picture, SIZE, SIZE, 0.0f, 0.0f, 1.0f,
+                                    LK_CONTROL_MODE_PROMPT, &error);
+    g_assert_no_error (error);
+    g_assert_false (lk_pipeline_extras_add_control (extras, net, picture, SIZE, SIZE, 1.0f, 0.8f,
+                                                    0.2f, LK_CONTROL_MODE_BALANCED, &error));
+    g_assert_error (error, LK_PIPELINE_ERROR, LK_PIPELINE_ERROR_INVALID);
+    g_clear_error (&error);
+    g_assert_cmpuint (lk_pipeline_extras_get_n_controls (extras), ==, 1);
+    params.hooks = lk_pipeline_extras_get_hooks (extras);
+    unguided = run_txt2img (pipeline, &params);
+  }
+  g_test_message ("ControlNet at weight 1: mean |Δ| %.2f levels", mean_abs_diff (plain, guided));
+  g_assert_cmpfloat (mean_abs_diff (plain, guided), >, 0.5);
+  g_assert_true (images_equal (plain, unguided));
+
+  /* A LoRA changes the image while merged and leaves no trace after. */
+  lora = tiny_lora (LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", TRUE);
+  params.hooks = NULL;
+  {
+    g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+    lk_pipeline_extras_add_lora (extras, lora, 0.8f, 1.0f, unmatched, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (unmatched->len, ==, 0);
+    g_assert_null (lk_pipeline_extras_get_hooks (extras));
+    merged = run_txt2img (pipeline, &params);
+  }
+  restored = run_txt2img (pipeline, &params);
+  g_test_message ("LoRA merged: mean |Δ| %.2f levels", mean_abs_diff (plain, merged));
+  g_assert_cmpfloat (mean_abs_diff (plain, merged), >, 0.5);
+  g_assert_true (images_equal (plain, restored));
+
+  /* A LoRA whose keys name nothing in this model is refused and changes nothing. */
+  foreign = tiny_lora (LK_UNET_PREFIX "no_such_block.weight", FALSE);
+  {
+    g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+    g_assert_false (lk_pipeline_extras_add_lora (extras, foreign, 1.0f, 1.0f, NULL, &error));
+    g_assert_error (error, LK_LORA_ERROR, LK_LORA_ERROR_NO_MATCH);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+  }
+  after_refusal = run_txt2img (pipeline, &params);
+  g_assert_true (images_equal (plain, after_refusal));
+  lk_test_check_validation ();
+}
+
+/* likeness-cli txt2img / img2img / inpaint end to end on files: the tiny checkpoint, a ControlNet,
+ * a LoRA by --lora and by prompt tag. Two runs with one seed write the same pixels. */
+static char *
+run_cli (const char *const *args)
+{
+  const char *cli = g_getenv ("LIKENESS_CLI");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  char *err = NULL;
+  int status;
+
+  g_ptr_array_add (argv, (gpointer) cli);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("likeness-cli %s failed:\n%s%s", args[0], out, err);
+  return err;
+}
+
+static void
+test_cli (void)
+{
+  const char *dir;
+  g_autofree char *vocab = find_vocab ();
+  g_autofree char *model = NULL, *control = NULL, *lora_path = NULL, *picture_path = NULL;
+  g_autofree char *mask_path = NULL, *a = NULL, *b = NULL, *c = NULL, *log = NULL;
+  g_autoptr(LkImage) picture = half_mask (), mask = NULL, image_a = NULL, image_b = NULL;
+  g_autoptr(LkImage) source = NULL, image_c = NULL;
+  g_autoptr(GHashTable) text = NULL;
+  g_autoptr(LkLora) lora = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_getenv ("LIKENESS_CLI") == NULL)
+    {
+      g_test_skip ("LIKENESS_CLI is not set (meson test sets it)");
+      return;
+    }
+  if (lk_test_context () == NULL || get_tokenizer () == NULL)
+    return;
+  dir = get_tmp_dir ();
+  model = write_tiny_checkpoint (dir, "cli.safetensors", 4, NULL);
+  control = write_tiny_controlnet ();
+  lora_path = g_build_filename (dir, "face.safetensors", NULL);
+  lora = tiny_lora (LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", TRUE);
+  lk_lora_save (lora, lora_path, LK_WEIGHT_F16, NULL, &error);
+  g_assert_no_error (error);
+  picture_path = g_build_filename (dir, "picture.png", NULL);
+  mask_path = g_build_filename (dir, "mask.png", NULL);
+  g_clear_pointer (&picture, lk_image_free);
+  picture = test_picture ();
+  mask = half_mask ();
+  lk_image_save_png (picture, picture_path, NULL, &error);
+  g_assert_no_error (error);
+  lk_image_save_png (mask, mask_path, NULL, &error);
+  g_assert_no_error (error);
+  a = g_build_filename (dir, "a.png", NULL);
+  b = g_build_filename (dir, "b.png", NULL);
+  c = g_build_filename (dir, "c.png", NULL);
+
+  {
+    g_autofree char *unit = g_strdup_printf ("%s:%s:0.8:0:1", control, picture_path);
+    const char *args[] = { "txt2img", "--model", model, "--vocab", vocab, "--prompt",
+                           "a photo of a man <lora:face:0.9>", "--lora-dir", dir,
+                           "--controlnet", unit, "--control-mode", "prompt", "--steps", "2",
+                           "--seed", "5", "--width", "64", "--height", "64", "-o", a, NULL };
+
+    log = run_cli (args);
+    g_test_message ("%s", log);
+    g_assert_nonnull (strstr (log, "LoRA"));
+    g_assert_nonnull (strstr (log, "ControlNet"));
+    args[G_N_ELEMENTS (args) - 2] = b;
+    g_free (run_cli (args));
+  }
+  image_a = lk_image_load_with_text (a, 3, &text, &error);
+  g_assert_no_error (error);
+  image_b = lk_image_load (b, 3, &error);
+  g_assert_no_error (error);
+  g_assert_true (images_equal (image_a, image_b));
+  g_assert_cmpfloat (pixel_spread (image_a), >, 2.0);
+  g_test_message ("parameters: %s", (const char *) g_hash_table_lookup (text, "parameters"));
+  g_assert_true (g_str_has_prefix (g_hash_table_lookup (text, "parameters"),
+                                   "a photo of a man <lora:face:0.9>\nSteps: 2, Sampler: Euler a"));
+  g_assert_nonnull (strstr (g_hash_table_lookup (text, "parameters"), "Seed: 5, Size: 64x64"));
+
+  {
+    const char *args[] = { "inpaint", "--model", model, "--vocab", vocab, "--prompt", "a cat",
+                           "--image", picture_path, "--mask", mask_path, "--steps", "2",
+                           "--seed", "5", "-o", c, NULL };
+
+    g_free (run_cli (args));
+  }
+  image_c = lk_image_load (c, 3, &error);
+  g_assert_no_error (error);
+  source = lk_image_load (picture_path, 3, &error);
+  g_assert_no_error (error);
+  /* The left quarter is beyond the blurred mask's reach: unchanged. */
+  for (guint y = 0; y < SIZE; y++)
+    g_assert_cmpmem (lk_image_pixel (image_c, 0, y), 3 * SIZE / 4,
+                     lk_image_pixel (source, 0, y), 3 * SIZE / 4);
+  g_assert_false (images_equal (image_c, source));
+
+  for (const char *const *f = (const char *const[]) { model, control, lora_path, picture_path,
+                                                      mask_path, a, b, c, NULL }; *f; f++)
+    g_unlink (*f);
+}
+
 typedef struct
 {
   guint begins, ends, forwards;
@@ -1012,6 +1289,8 @@ main (int    argc,
   g_test_add_func ("/pipeline/inpaint-9-channels", test_inpaint_9_channels);
   g_test_add_func ("/pipeline/cancel", test_cancel);
   g_test_add_func ("/pipeline/hooks", test_hooks);
+  g_test_add_func ("/pipeline/extras", test_extras);
+  g_test_add_func ("/pipeline/cli", test_cli);
   g_test_add_func ("/pipeline/bad-input", test_bad_input);
   g_test_add_func ("/pipeline/nan-weight", test_nan_weight);
   status = g_test_run ();

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,9 @@
 #include "lk-control-image.h"
 #include "lk-image.h"
 #include "lk-model-registry.h"
+#include "lk-pipeline-extras.h"
 #include "lk-pipeline.h"
+#include "lk-prompt-lora.h"
 
 typedef enum
 {
@@ -212,6 +215,138 @@ progress_cb (guint    step,
     }
 }
 
+/* Splits "A:B:C…" at its colons into at least @min and at most @max fields. */
+static char **
+split_spec (const char  *option,
+            const char  *spec,
+            guint        min,
+            guint        max,
+            GError     **error)
+{
+  g_auto(GStrv) fields = g_strsplit (spec, ":", -1);
+  guint n = g_strv_length (fields);
+
+  if (n < min || n > max)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--%s “%s”: expected %u to %u fields separated by “:”", option, spec, min, max);
+      return NULL;
+    }
+  return g_steal_pointer (&fields);
+}
+
+static gboolean
+parse_float (const char  *option,
+             const char  *text,
+             float       *value,
+             GError     **error)
+{
+  char *end;
+  double v = g_ascii_strtod (text, &end);
+
+  if (end == text || *end != '\0' || !isfinite (v))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--%s: “%s” is not a number", option, text);
+      return FALSE;
+    }
+  *value = (float) v;
+  return TRUE;
+}
+
+/* --controlnet PATH:IMAGE:WEIGHT[:START:END], each a unit at the generation's size. */
+static gboolean
+add_controls (LkPipelineExtras  *extras,
+              LkContext         *context,
+              char             **specs,
+              LkControlMode      mode,
+              guint              width,
+              guint              height,
+              GError           **error)
+{
+  g_autoptr(LkStream) stream = NULL;
+
+  if (specs == NULL)
+    return TRUE;
+  if ((stream = lk_stream_new (context, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; specs[i] != NULL; i++)
+    {
+      g_auto(GStrv) f = split_spec ("controlnet", specs[i], 3, 5, error);
+      g_autoptr(LkControlNet) net = NULL;
+      g_autoptr(LkImage) image = NULL;
+      float weight, start = 0, end = 1;
+
+      if (f == NULL ||
+          !parse_float ("controlnet", f[2], &weight, error) ||
+          (f[3] != NULL && !parse_float ("controlnet", f[3], &start, error)) ||
+          (f[3] != NULL && f[4] != NULL && !parse_float ("controlnet", f[4], &end, error)) ||
+          (image = lk_image_load (f[1], 3, error)) == NULL ||
+          (net = lk_controlnet_open (stream, f[0], error)) == NULL ||
+          !lk_stream_finish (stream, error) ||
+          !lk_pipeline_extras_add_control (extras, net, image, width, height, weight, start, end,
+                                           mode, error))
+        return FALSE;
+      fprintf (stderr, "ControlNet %s on %s, weight %g, steps %g–%g (%s)\n", f[0], f[1], weight,
+               start, end, lk_control_mode_to_string (mode));
+    }
+  return TRUE;
+}
+
+static gboolean
+add_lora (LkPipelineExtras  *extras,
+          const char        *path,
+          float              te_weight,
+          float              unet_weight,
+          GError           **error)
+{
+  g_autoptr(LkLora) lora = NULL;
+  g_autoptr(GPtrArray) unmatched = g_ptr_array_new_with_free_func (g_free);
+
+  if ((lora = lk_lora_open (path, error)) == NULL ||
+      !lk_pipeline_extras_add_lora (extras, lora, te_weight, unet_weight, unmatched, error))
+    return FALSE;
+  fprintf (stderr, "LoRA %s merged (text encoder %g, UNet %g)", path, te_weight, unet_weight);
+  if (unmatched->len > 0)
+    fprintf (stderr, "; %u of its modules match nothing here, such as %s", unmatched->len,
+             (const char *) g_ptr_array_index (unmatched, 0));
+  fputc ('\n', stderr);
+  return TRUE;
+}
+
+/* --lora PATH[:WEIGHT], then the prompt's <lora:NAME:WEIGHT> tags, found at @tag_paths. */
+static gboolean
+add_loras (LkPipelineExtras    *extras,
+           char               **specs,
+           GArray              *tags,
+           GPtrArray           *tag_paths,
+           GError             **error)
+{
+  for (guint i = 0; specs != NULL && specs[i] != NULL; i++)
+    {
+      /* The weight is what follows the last colon, when that is a number. */
+      const char *colon = strrchr (specs[i], ':');
+      g_autofree char *path = NULL;
+      float weight = 1;
+
+      if (colon != NULL && parse_float ("lora", colon + 1, &weight, NULL))
+        path = g_strndup (specs[i], colon - specs[i]);
+      else
+        path = g_strdup (specs[i]);
+      if (!add_lora (extras, path, weight, weight, error))
+        return FALSE;
+    }
+  for (guint i = 0; tags != NULL && i < tags->len; i++)
+    {
+      const LkPromptLora *tag = &g_array_index (tags, LkPromptLora, i);
+
+      if (!add_lora (extras, g_ptr_array_index (tag_paths, i), tag->te_weight, tag->unet_weight,
+                     error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static int
 generate_main (Mode    mode,
                int     argc,
@@ -223,6 +358,8 @@ generate_main (Mode    mode,
   int steps = 20, width = 0, height = 0, clip_skip = 1, mask_blur = 4;
   double cfg = 7.0, strength = 0.75;
   gboolean karras = FALSE;
+  g_auto(GStrv) controlnets = NULL, loras = NULL, lora_dirs = NULL;
+  g_autofree char *control_mode = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Checkpoint (.safetensors, .ckpt) or diffusers folder", "PATH" },
     { "vae", 0, 0, G_OPTION_ARG_FILENAME, &vae, "A VAE file replacing the checkpoint's", "PATH" },
@@ -241,6 +378,10 @@ generate_main (Mode    mode,
     { "mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path, "inpaint: white where to paint", "MASK" },
     { "mask-blur", 0, 0, G_OPTION_ARG_INT, &mask_blur, "inpaint: mask blur in pixels (4)", "PX" },
     { "clip-skip", 0, 0, G_OPTION_ARG_INT, &clip_skip, "1 (default) or 2", "N" },
+    { "controlnet", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &controlnets, "A ControlNet unit (repeatable); START and END are fractions of the steps (0, 1)", "PATH:IMAGE:WEIGHT[:START:END]" },
+    { "control-mode", 0, 0, G_OPTION_ARG_STRING, &control_mode, "balanced (default), prompt (my prompt is more important) or control (ControlNet is more important)", "MODE" },
+    { "lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &loras, "A LoRA merged at WEIGHT (1; repeatable)", "PATH[:WEIGHT]" },
+    { "lora-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &lora_dirs, "Where the prompt's <lora:NAME:WEIGHT> tags are looked for (repeatable; default: the current folder)", "DIR" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The PNG to write", "OUT" },
     { NULL }
   };
@@ -255,7 +396,12 @@ generate_main (Mode    mode,
   g_autoptr(LkTokenizer) tokenizer = NULL;
   g_autoptr(LkContext) context = NULL;
   g_autoptr(LkPipeline) pipeline = NULL;
+  g_autoptr(LkPipelineExtras) extras = NULL;
+  g_autoptr(GArray) tags = NULL;
+  g_autoptr(GPtrArray) tag_paths = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) text = NULL;
+  g_autofree char *stripped = NULL;
+  LkControlMode mode_of_control = LK_CONTROL_MODE_BALANCED;
   g_autofree char *vocab_path = NULL, *hash = NULL, *parameters = NULL;
   LkPipelineParams params;
   Progress progress = { isatty (STDERR_FILENO), 0, 0 };
@@ -275,8 +421,26 @@ generate_main (Mode    mode,
   if (mode != MODE_INPAINT && mask_path != NULL)
     return lk_cli_fail ("%s: --mask is for inpaint", mode_names[mode]);
 
+  if (control_mode != NULL && !lk_control_mode_from_string (control_mode, &mode_of_control))
+    return lk_cli_fail ("%s: unknown control mode “%s” (balanced, prompt, control)",
+                        mode_names[mode], control_mode);
+  if ((stripped = lk_prompt_extract_loras (prompt != NULL ? prompt : "", &tags, &error)) == NULL)
+    return lk_cli_fail ("%s: %s", mode_names[mode], error->message);
+  /* Found before anything loads, so a misspelt name fails at once. */
+  for (guint i = 0; i < tags->len; i++)
+    {
+      const char *here[] = { ".", NULL };
+      const char * const *folders = lora_dirs != NULL ? (const char * const *) lora_dirs : here;
+      char *path = lk_prompt_lora_resolve (g_array_index (tags, LkPromptLora, i).name, folders,
+                                           &error);
+
+      if (path == NULL)
+        return lk_cli_fail ("%s: %s", mode_names[mode], error->message);
+      g_ptr_array_add (tag_paths, path);
+    }
+
   lk_pipeline_params_init (&params);
-  params.prompt = prompt != NULL ? prompt : "";
+  params.prompt = stripped;
   params.negative_prompt = negative != NULL ? negative : "";
   if (steps < 1 || width < 0 || height < 0 || clip_skip < 1 || mask_blur < 0)
     return lk_cli_fail ("%s: --steps, --clip-skip must be at least 1 and --width, --height, "
@@ -333,6 +497,13 @@ generate_main (Mode    mode,
   fprintf (stderr, "%s loaded in %.1f s (%s)\n", model, (g_get_monotonic_time () - start) / 1e6,
            lk_model_kind_get_name (lk_pipeline_get_kind (pipeline)));
 
+  extras = lk_pipeline_extras_new (pipeline);
+  if (!add_loras (extras, loras, tags, tag_paths, &error) ||
+      !add_controls (extras, context, controlnets, mode_of_control, params.width, params.height,
+                     &error))
+    return lk_cli_fail ("%s: %s", mode_names[mode], error->message);
+  params.hooks = lk_pipeline_extras_get_hooks (extras);
+
   start = g_get_monotonic_time ();
   if (mode == MODE_TXT2IMG)
     result = lk_pipeline_txt2img (pipeline, &params, NULL, &error);
@@ -345,6 +516,8 @@ generate_main (Mode    mode,
 
   if ((hash = model_hash (model, &error)) == NULL && error != NULL)
     return lk_cli_fail ("%s: %s", mode_names[mode], error->message);
+  /* A1111 keeps the LoRA tags in the prompt it records. */
+  params.prompt = prompt != NULL ? prompt : "";
   parameters = infotext (&params, mode, params.width, params.height, model, hash);
   text = g_hash_table_new (g_str_hash, g_str_equal);
   g_hash_table_insert (text, "parameters", parameters);
