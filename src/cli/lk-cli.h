@@ -21,6 +21,8 @@ int lk_cli_txt2img   (int argc, char **argv);
 int lk_cli_img2img   (int argc, char **argv);
 int lk_cli_inpaint   (int argc, char **argv);
 int lk_cli_preprocess (int argc, char **argv);
+int lk_cli_faces      (int argc, char **argv);
+int lk_cli_upscale    (int argc, char **argv);
 
 /* Opens the catalog in data_dir (NULL: the default one), or says why not and returns NULL. */
 typedef struct _LkCatalog LkCatalog;

@@ -30,6 +30,8 @@ static const struct
   { "img2img", lk_cli_img2img, "Redraw an image from a prompt with an SD1.x checkpoint" },
   { "inpaint", lk_cli_inpaint, "Repaint the masked part of an image with an SD1.x checkpoint" },
   { "preprocess", lk_cli_preprocess, "Make a ControlNet control image (canny, color, tile)" },
+  { "faces", lk_cli_faces, "Find faces with their landmarks, or compare two faces (detect, compare)" },
+  { "upscale", lk_cli_upscale, "Upscale an image ×2 or ×4 with ESRGAN" },
 };
 
 int
