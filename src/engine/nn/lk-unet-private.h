@@ -137,4 +137,15 @@ gboolean  lk_unet_check_inputs     (const LkUnetConfig *config,
                                     LkTensor          *context,
                                     GError           **error);
 
+/* The decoder half and output layers of a loaded UNet, for the training forward and backward
+ * (lk-unet-train.c), which runs the same weights with LoRA beside them. All borrowed. */
+const LkUnetEncoder *lk_unet_get_encoder       (LkUnet            *self);
+/* LK_UNET_N_OUTPUT_BLOCKS entries, shallowest last. */
+const LkUnetBlock   *lk_unet_get_output_blocks (LkUnet            *self);
+void      lk_unet_get_out_layers   (LkUnet            *self,
+                                    LkTensor         **norm_w,
+                                    LkTensor         **norm_b,
+                                    LkTensor         **conv_w,
+                                    LkTensor         **conv_b);
+
 G_END_DECLS

@@ -511,6 +511,31 @@ lk_unet_get_weights (LkUnet *self)
   return table;
 }
 
+const LkUnetEncoder *
+lk_unet_get_encoder (LkUnet *self)
+{
+  return &self->encoder;
+}
+
+const LkUnetBlock *
+lk_unet_get_output_blocks (LkUnet *self)
+{
+  return self->output;
+}
+
+void
+lk_unet_get_out_layers (LkUnet    *self,
+                        LkTensor **norm_w,
+                        LkTensor **norm_b,
+                        LkTensor **conv_w,
+                        LkTensor **conv_b)
+{
+  *norm_w = self->out_norm_w;
+  *norm_b = self->out_norm_b;
+  *conv_w = self->out_conv_w;
+  *conv_b = self->out_conv_b;
+}
+
 void
 lk_unet_residuals_clear (LkUnetResiduals *residuals)
 {
