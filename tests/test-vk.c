@@ -160,24 +160,24 @@ test_pipeline_cache (void)
   g_autofree char *path = NULL;
   guint32 spec_a[] = { 64, 1, 1, 0, 0, 0 };
   guint32 spec_b[] = { 64, 1, 1, 2, 0, 1 };
-  LkPipeline *a, *a2, *b;
+  LkKernel *a, *a2, *b;
   guint compiled;
 
   if (context == NULL)
     return;
 
   compiled = lk_context_get_pipeline_compile_count (context);
-  a = lk_context_get_pipeline (context, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error);
+  a = lk_context_get_kernel (context, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error);
   g_assert_no_error (error);
-  a2 = lk_context_get_pipeline (context, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error);
+  a2 = lk_context_get_kernel (context, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error);
   g_assert_no_error (error);
-  b = lk_context_get_pipeline (context, "unary", 2, 12, spec_b, G_N_ELEMENTS (spec_b), &error);
+  b = lk_context_get_kernel (context, "unary", 2, 12, spec_b, G_N_ELEMENTS (spec_b), &error);
   g_assert_no_error (error);
   g_assert_true (a == a2);
   g_assert_true (a != b);
   g_assert_cmpuint (lk_context_get_pipeline_compile_count (context), ==, compiled + 2);
 
-  g_assert_null (lk_context_get_pipeline (context, "no-such-shader", 1, 0, NULL, 0, &error));
+  g_assert_null (lk_context_get_kernel (context, "no-such-shader", 1, 0, NULL, 0, &error));
   g_assert_error (error, G_RESOURCE_ERROR, G_RESOURCE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
@@ -194,7 +194,7 @@ test_pipeline_cache (void)
     g_autoptr(LkContext) second = lk_context_new (NULL, LK_CONTEXT_FLAGS_VALIDATION, &error);
 
     g_assert_no_error (error);
-    g_assert_nonnull (lk_context_get_pipeline (second, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error));
+    g_assert_nonnull (lk_context_get_kernel (second, "unary", 2, 12, spec_a, G_N_ELEMENTS (spec_a), &error));
     g_assert_no_error (error);
     g_assert_cmpuint (lk_context_get_validation_message_count (second), ==, 0);
   }
@@ -204,7 +204,7 @@ test_pipeline_cache (void)
     g_autoptr(LkContext) third = lk_context_new (NULL, LK_CONTEXT_FLAGS_VALIDATION, &error);
 
     g_assert_no_error (error);
-    g_assert_nonnull (lk_context_get_pipeline (third, "unary", 2, 12, spec_b, G_N_ELEMENTS (spec_b), &error));
+    g_assert_nonnull (lk_context_get_kernel (third, "unary", 2, 12, spec_b, G_N_ELEMENTS (spec_b), &error));
     g_assert_no_error (error);
   }
   lk_test_check_validation ();

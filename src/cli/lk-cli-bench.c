@@ -117,8 +117,8 @@ record_peak_fma (Bench     *bench,
   guint32 spec[] = { LK_OPS_LOCAL_SIZE_1D, 1, 1, PEAK_ITERATIONS };
   struct { float a, b; } push = { 0.999f, 0.001f };
   LkBinding binding = lk_tensor_binding (p->out, LK_ACCESS_WRITE);
-  LkPipeline *pipeline = lk_context_get_pipeline (bench->context, "peak_fma", 1, sizeof push,
-                                                  spec, G_N_ELEMENTS (spec), error);
+  LkKernel *pipeline = lk_context_get_kernel (bench->context, "peak_fma", 1, sizeof push,
+                                              spec, G_N_ELEMENTS (spec), error);
 
   if (pipeline == NULL)
     return FALSE;
@@ -144,8 +144,8 @@ record_peak_copy (Bench     *bench,
     lk_tensor_binding (p->src, LK_ACCESS_READ),
     lk_tensor_binding (p->dst, LK_ACCESS_WRITE),
   };
-  LkPipeline *pipeline = lk_context_get_pipeline (bench->context, "peak_copy", 2, sizeof n,
-                                                  spec, G_N_ELEMENTS (spec), error);
+  LkKernel *pipeline = lk_context_get_kernel (bench->context, "peak_copy", 2, sizeof n,
+                                              spec, G_N_ELEMENTS (spec), error);
   guint32 gx, gy;
 
   if (pipeline == NULL)

@@ -146,7 +146,7 @@ lk_op_attention_masked (LkStream   *stream,
   const LkDeviceInfo *info = lk_context_get_info (context);
   gint64 batch, nq, nk, hd, head_dim, batches_per_dispatch, rows_per_dispatch;
   AttentionTiles tiles;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
 
   if (q->ndim != 3 || k->ndim != 3 || !lk_tensor_same_shape (k, v) || !lk_tensor_same_shape (q, o) ||
       k->shape[0] != q->shape[0] || k->shape[2] != q->shape[2] || heads == 0 ||
@@ -215,8 +215,8 @@ lk_op_attention_masked (LkStream   *stream,
       };
 
       tiles = (AttentionTiles) { info->subgroup_size * rows_per_lane, 1, info->subgroup_size, FALSE };
-      pipeline = lk_context_get_pipeline (context, "attention_subgroup", 4, 10 * sizeof (guint32),
-                                          spec, G_N_ELEMENTS (spec), error);
+      pipeline = lk_context_get_kernel (context, "attention_subgroup", 4, 10 * sizeof (guint32),
+                                        spec, G_N_ELEMENTS (spec), error);
     }
   else
     {
@@ -232,8 +232,8 @@ lk_op_attention_masked (LkStream   *stream,
       spec[4] = tiles.threads;
       spec[5] = tiles.keys;
       spec[6] = tiles.staged ? tiles.keys : 1;
-      pipeline = lk_context_get_pipeline (context, "attention", 4, 10 * sizeof (guint32),
-                                          spec, G_N_ELEMENTS (spec), error);
+      pipeline = lk_context_get_kernel (context, "attention", 4, 10 * sizeof (guint32),
+                                        spec, G_N_ELEMENTS (spec), error);
     }
   if (pipeline == NULL)
     return FALSE;

@@ -52,7 +52,7 @@ lk_ops_dispatch_1d (LkStream        *stream,
 {
   LkContext *context = lk_stream_get_context (stream);
   guint32 spec[LK_MAX_SPEC_CONSTANTS] = { LK_OPS_LOCAL_SIZE_1D, 1, 1 };
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   guint32 gx, gy;
 
   g_assert (n_spec_ops + 3 <= LK_MAX_SPEC_CONSTANTS);
@@ -60,8 +60,8 @@ lk_ops_dispatch_1d (LkStream        *stream,
     return TRUE;
   for (guint i = 0; i < n_spec_ops; i++)
     spec[3 + i] = spec_ops[i];
-  pipeline = lk_context_get_pipeline (context, shader, n_bindings, push_size, spec,
-                                      3 + n_spec_ops, error);
+  pipeline = lk_context_get_kernel (context, shader, n_bindings, push_size, spec,
+                                    3 + n_spec_ops, error);
   if (pipeline == NULL)
     return FALSE;
   lk_ops_grid_1d (context, (n + LK_OPS_LOCAL_SIZE_1D - 1) / LK_OPS_LOCAL_SIZE_1D, &gx, &gy);

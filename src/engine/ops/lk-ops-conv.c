@@ -117,7 +117,7 @@ lk_op_conv2d (LkStream              *stream,
     {
       gint64 bn = MIN (images_per_chunk, batch - b0);
       LkBinding bindings[4];
-      LkPipeline *pipeline;
+      LkKernel *pipeline;
       guint32 spec[LK_MATMUL_N_SPEC + 4];
       guint32 gx, gy;
 
@@ -138,8 +138,8 @@ lk_op_conv2d (LkStream              *stream,
       spec[LK_MATMUL_N_SPEC + 2] = stride;
       spec[LK_MATMUL_N_SPEC + 3] = padding;
 
-      pipeline = lk_context_get_pipeline (context, "conv2d", 4, sizeof push, spec,
-                                          G_N_ELEMENTS (spec), error);
+      pipeline = lk_context_get_kernel (context, "conv2d", 4, sizeof push, spec,
+                                        G_N_ELEMENTS (spec), error);
       if (pipeline == NULL)
         return FALSE;
       if (!lk_matmul_grid (context, &tiles, cout, ho * wo, &gx, &gy, error))

@@ -218,7 +218,7 @@ lk_op_geglu (LkStream  *stream,
    * multiple of 256 rows starts every chunk at an offset aligned for any dtype. */
   gint64 chunk = MIN (lk_context_get_info (context)->max_workgroup_count[1],
                       lk_ops_chunk_elements (context, 4) / (2 * h)) / 256 * 256;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   guint32 push;
 
   if (x->ndim != y->ndim || x->shape[x->ndim - 1] != 2 * h ||
@@ -242,7 +242,7 @@ lk_op_geglu (LkStream  *stream,
       chunk = rows;
     }
 
-  pipeline = lk_context_get_pipeline (context, "geglu", 2, sizeof push, spec, G_N_ELEMENTS (spec), error);
+  pipeline = lk_context_get_kernel (context, "geglu", 2, sizeof push, spec, G_N_ELEMENTS (spec), error);
   if (pipeline == NULL)
     return FALSE;
   push = h;

@@ -20,7 +20,7 @@ lk_op_embedding (LkStream  *stream,
   guint32 spec[] = { LK_OPS_LOCAL_SIZE_1D, 1, 1, table->dtype == LK_DTYPE_F16, y->dtype == LK_DTYPE_F16 };
   gint64 n = lk_tensor_numel (y);
   gint64 dim;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   guint32 gx, gy;
   gboolean shapes_match;
 
@@ -62,8 +62,8 @@ lk_op_embedding (LkStream  *stream,
       return FALSE;
     }
 
-  pipeline = lk_context_get_pipeline (context, "embedding", 3, 3 * sizeof (guint32), spec,
-                                      G_N_ELEMENTS (spec), error);
+  pipeline = lk_context_get_kernel (context, "embedding", 3, 3 * sizeof (guint32), spec,
+                                    G_N_ELEMENTS (spec), error);
   if (pipeline == NULL)
     return FALSE;
 

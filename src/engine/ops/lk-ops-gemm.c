@@ -180,7 +180,7 @@ lk_op_gemm (LkStream            *stream,
         gint64 b_count = batch_b == 1 ? k * n : bn * k * n;
         LkBinding bindings[4];
         guint32 gx, gy;
-        LkPipeline *pipeline;
+        LkKernel *pipeline;
         guint32 spec[LK_MATMUL_N_SPEC + 2];
 
         bindings[0] = lk_ops_bind_span (a, a_first, a_count, LK_ACCESS_READ, &push.a_off);
@@ -201,8 +201,8 @@ lk_op_gemm (LkStream            *stream,
         spec[LK_MATMUL_N_SPEC] = !o.transpose_a && k % 8 == 0 && push.a_off % 8 == 0;
         spec[LK_MATMUL_N_SPEC + 1] = o.transpose_b && k % 8 == 0 && push.b_off % 8 == 0;
 
-        pipeline = lk_context_get_pipeline (context, "gemm", 4, sizeof push, spec,
-                                            G_N_ELEMENTS (spec), error);
+        pipeline = lk_context_get_kernel (context, "gemm", 4, sizeof push, spec,
+                                          G_N_ELEMENTS (spec), error);
         if (pipeline == NULL)
           return FALSE;
         if (!lk_matmul_grid (context, &tiles, mn, n, &gx, &gy, error))

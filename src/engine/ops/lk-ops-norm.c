@@ -80,7 +80,7 @@ lk_op_group_norm (LkStream   *stream,
   gint64 batch, channels, spatial, group_elems, blocks, per_dispatch, target, n_chunks, chunk;
   gboolean use_subgroup, vec4;
   guint32 local;
-  LkPipeline *stats_pipeline, *apply_pipeline;
+  LkKernel *stats_pipeline, *apply_pipeline;
 
   if (!check_same (x, y, "group norm", error))
     return FALSE;
@@ -128,12 +128,12 @@ lk_op_group_norm (LkStream   *stream,
     guint32 apply_spec[] = { local, 1, 1, use_subgroup, is_f16 (x), is_f16 (gamma), is_f16 (beta),
                              is_f16 (y), gamma != NULL, silu != FALSE, vec4 };
 
-    stats_pipeline = lk_context_get_pipeline (context, "group_norm_stats", 2, 5 * sizeof (guint32),
-                                              stats_spec, G_N_ELEMENTS (stats_spec), error);
+    stats_pipeline = lk_context_get_kernel (context, "group_norm_stats", 2, 5 * sizeof (guint32),
+                                            stats_spec, G_N_ELEMENTS (stats_spec), error);
     if (stats_pipeline == NULL)
       return FALSE;
-    apply_pipeline = lk_context_get_pipeline (context, "group_norm", 5, 10 * sizeof (guint32),
-                                              apply_spec, G_N_ELEMENTS (apply_spec), error);
+    apply_pipeline = lk_context_get_kernel (context, "group_norm", 5, 10 * sizeof (guint32),
+                                            apply_spec, G_N_ELEMENTS (apply_spec), error);
     if (apply_pipeline == NULL)
       return FALSE;
   }
@@ -190,7 +190,7 @@ dispatch_rows (LkStream        *stream,
   guint32 spec[LK_MAX_SPEC_CONSTANTS] = { 0, 1, 1 };
   guint32 rows_per_group = 1;
   gboolean use_subgroup;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
 
   if (rows == 0)
     return TRUE;
@@ -201,8 +201,8 @@ dispatch_rows (LkStream        *stream,
   spec[3] = use_subgroup;
   for (guint i = 0; i < n_spec_ops; i++)
     spec[4 + i] = spec_ops[i];
-  pipeline = lk_context_get_pipeline (context, shader, n_extra + 2, 6 * sizeof (guint32),
-                                      spec, 4 + n_spec_ops, error);
+  pipeline = lk_context_get_kernel (context, shader, n_extra + 2, 6 * sizeof (guint32),
+                                    spec, 4 + n_spec_ops, error);
   if (pipeline == NULL)
     return FALSE;
 

@@ -39,7 +39,7 @@ lk_op_attention_backward (LkStream  *stream,
   gint64 batch, nq, nk, hd, head_dim;
   guint32 local_size;
   g_autoptr(LkTensor) stats = NULL;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   struct { guint32 nq, nk, hd, heads; float scale; } push;
   LkTensor *all[] = { q, k, v, o, d_o, dq, dk, dv };
   static const char *names[] = { "q", "k", "v", "o", "d_o", "dq", "dk", "dv" };
@@ -114,8 +114,8 @@ lk_op_attention_backward (LkStream  *stream,
       lk_backward_is_f16 (dq), causal != FALSE,
     };
 
-    pipeline = lk_context_get_pipeline (context, "attention_backward_query", 7, sizeof push, spec,
-                                        G_N_ELEMENTS (spec), error);
+    pipeline = lk_context_get_kernel (context, "attention_backward_query", 7, sizeof push, spec,
+                                      G_N_ELEMENTS (spec), error);
     if (pipeline == NULL)
       return FALSE;
     lk_stream_dispatch (stream, pipeline,
@@ -135,8 +135,8 @@ lk_op_attention_backward (LkStream  *stream,
       lk_backward_is_f16 (dv), causal != FALSE,
     };
 
-    pipeline = lk_context_get_pipeline (context, "attention_backward_key", 7, sizeof push, spec,
-                                        G_N_ELEMENTS (spec), error);
+    pipeline = lk_context_get_kernel (context, "attention_backward_key", 7, sizeof push, spec,
+                                      G_N_ELEMENTS (spec), error);
     if (pipeline == NULL)
       return FALSE;
     lk_stream_dispatch (stream, pipeline,

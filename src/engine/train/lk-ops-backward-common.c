@@ -41,7 +41,7 @@ column_sum_stage (LkStream  *stream,
   struct { guint32 rows, cols, row_stride, x_base, rows_per_chunk; } push = {
     rows, cols, row_stride, x_offset, ROWS_PER_CHUNK,
   };
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
 
   if (n_chunks > lk_context_get_info (context)->max_workgroup_count[1] ||
       (cols + COLUMN_SUM_LOCAL_SIZE - 1) / COLUMN_SUM_LOCAL_SIZE >
@@ -52,8 +52,8 @@ column_sum_stage (LkStream  *stream,
                    "dispatch", rows, cols);
       return FALSE;
     }
-  pipeline = lk_context_get_pipeline (context, "column_sum", 2, sizeof push, spec,
-                                      G_N_ELEMENTS (spec), error);
+  pipeline = lk_context_get_kernel (context, "column_sum", 2, sizeof push, spec,
+                                    G_N_ELEMENTS (spec), error);
   if (pipeline == NULL)
     return FALSE;
   lk_stream_dispatch (stream, pipeline,

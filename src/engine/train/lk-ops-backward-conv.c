@@ -170,7 +170,7 @@ weight_gradient (LkStream               *stream,
   guint64 groups_y = (cout + WEIGHT_TM * WEIGHT_LOCAL_Y - 1) / (WEIGHT_TM * WEIGHT_LOCAL_Y);
   g_autoptr(LkTensor) dw_acc = NULL, db_acc = NULL;
   LkTensor *dw_out, *db_out;
-  LkPipeline *pipeline = NULL;
+  LkKernel *pipeline = NULL;
   gboolean split;
 
   if ((dw != NULL && !lk_backward_check (dw, "conv2d backward", "dw", error)) ||
@@ -234,8 +234,8 @@ weight_gradient (LkStream               *stream,
       if (db_out == NULL)
         bindings[3] = bindings[2];
 
-      pipeline = lk_context_get_pipeline (context, "conv2d_backward_weight", 4, sizeof push, spec,
-                                          G_N_ELEMENTS (spec), error);
+      pipeline = lk_context_get_kernel (context, "conv2d_backward_weight", 4, sizeof push, spec,
+                                        G_N_ELEMENTS (spec), error);
       if (pipeline == NULL)
         return FALSE;
       lk_stream_dispatch (stream, pipeline, bindings, 4, &push, sizeof push, groups_x, groups_y, 1);

@@ -68,7 +68,7 @@ lk_op_layer_norm_backward (LkStream  *stream,
   guint32 spec[10] = { 0, 1, 1 };
   gboolean use_subgroup;
   guint32 rows_per_group = 1, gx, gy;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   LkBinding bindings[5];
 
   g_return_val_if_fail (stream != NULL && x != NULL && dy != NULL && dx != NULL, FALSE);
@@ -97,8 +97,8 @@ lk_op_layer_norm_backward (LkStream  *stream,
   spec[7] = lk_backward_is_f16 (dx);
   spec[8] = gamma != NULL;
   spec[9] = dgamma != NULL;
-  pipeline = lk_context_get_pipeline (context, "layer_norm_backward", 5, 4 * sizeof (guint32),
-                                      spec, G_N_ELEMENTS (spec), error);
+  pipeline = lk_context_get_kernel (context, "layer_norm_backward", 5, 4 * sizeof (guint32),
+                                    spec, G_N_ELEMENTS (spec), error);
   if (pipeline == NULL)
     return FALSE;
 
@@ -157,7 +157,7 @@ lk_op_group_norm_backward (LkStream  *stream,
   guint32 spec[11] = { 0, 1, 1 };
   gboolean use_subgroup;
   guint32 gx, gy;
-  LkPipeline *pipeline;
+  LkKernel *pipeline;
   LkBinding bindings[6];
 
   g_return_val_if_fail (stream != NULL && x != NULL && dy != NULL && dx != NULL, FALSE);
@@ -203,8 +203,8 @@ lk_op_group_norm_backward (LkStream  *stream,
   spec[8] = lk_backward_is_f16 (dx);
   spec[9] = gamma != NULL;
   spec[10] = silu != FALSE;
-  pipeline = lk_context_get_pipeline (context, "group_norm_backward", 6, 5 * sizeof (guint32),
-                                      spec, G_N_ELEMENTS (spec), error);
+  pipeline = lk_context_get_kernel (context, "group_norm_backward", 6, 5 * sizeof (guint32),
+                                    spec, G_N_ELEMENTS (spec), error);
   if (pipeline == NULL)
     return FALSE;
 

@@ -58,15 +58,15 @@ lk_op_grad_stats (LkStream   *stream,
       gboolean use_subgroup;
       guint32 spec[5] = { 0, 1, 1, 0, lk_backward_is_f16 (tensors[i]) };
       struct { guint32 n, per_group, partial_base; } push = { n, STATS_PER_GROUP, first };
-      LkPipeline *pipeline;
+      LkKernel *pipeline;
       guint32 gx, gy;
 
       if (n == 0)
         continue;
       spec[0] = lk_ops_reduce_local_size (context, MIN (n, STATS_PER_GROUP), &use_subgroup);
       spec[3] = use_subgroup;
-      pipeline = lk_context_get_pipeline (context, "grad_stats", 2, sizeof push, spec,
-                                          G_N_ELEMENTS (spec), error);
+      pipeline = lk_context_get_kernel (context, "grad_stats", 2, sizeof push, spec,
+                                        G_N_ELEMENTS (spec), error);
       if (pipeline == NULL)
         return FALSE;
       lk_ops_grid_1d (context, groups, &gx, &gy);

@@ -64,8 +64,8 @@ GMutex      *lk_context_get_queue_lock  (LkContext    *self);
 VkDescriptorSetLayout lk_context_get_set_layout (LkContext *self,
                                          guint         n_bindings);
 
-/* Pipelines */
-struct _LkPipeline
+/* Kernels: compute pipelines */
+struct _LkKernel
 {
   char                 *key;
   VkPipeline            pipeline;
@@ -75,7 +75,7 @@ struct _LkPipeline
   gsize                 push_size;
 };
 
-void lk_pipeline_free (LkPipeline *self,
-                       VkDevice    device);
+void lk_kernel_free (LkKernel *self,
+                     VkDevice  device);
 
 G_END_DECLS

@@ -36,7 +36,7 @@ struct _LkContext
   guint64                   timeline_value;
 
   GMutex                    pipelines_lock;
-  GHashTable               *pipelines;        /* key → LkPipeline */
+  GHashTable               *pipelines;        /* key → LkKernel */
   GHashTable               *shader_modules;   /* name → VkShaderModule */
   VkDescriptorSetLayout     set_layouts[LK_MAX_BINDINGS + 1];
   guint                     n_compiled;
@@ -555,7 +555,7 @@ lk_context_finalize (GObject *object)
 
       g_hash_table_iter_init (&iter, self->pipelines);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        lk_pipeline_free (value, self->device);
+        lk_kernel_free (value, self->device);
       g_clear_pointer (&self->pipelines, g_hash_table_unref);
       g_hash_table_iter_init (&iter, self->shader_modules);
       while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -998,8 +998,8 @@ get_shader_module (LkContext   *self,
 }
 
 void
-lk_pipeline_free (LkPipeline *self,
-                  VkDevice    device)
+lk_kernel_free (LkKernel *self,
+                VkDevice  device)
 {
   vkDestroyPipeline (device, self->pipeline, NULL);
   vkDestroyPipelineLayout (device, self->layout, NULL);
@@ -1023,28 +1023,28 @@ pipeline_key (const char    *shader,
 }
 
 /**
- * lk_context_get_pipeline:
+ * lk_context_get_kernel:
  *
  * Looks a pipeline up by its key (shader, binding count, push size, specialization constants)
  * and compiles it on first use.
  *
  * Returns: (transfer none): the pipeline, owned by @context
  */
-LkPipeline *
-lk_context_get_pipeline (LkContext     *self,
-                         const char    *shader,
-                         guint          n_bindings,
-                         gsize          push_size,
-                         const guint32 *spec,
-                         guint          n_spec,
-                         GError       **error)
+LkKernel *
+lk_context_get_kernel (LkContext     *self,
+                       const char    *shader,
+                       guint          n_bindings,
+                       gsize          push_size,
+                       const guint32 *spec,
+                       guint          n_spec,
+                       GError       **error)
 {
   g_autofree char *key = NULL;
   VkSpecializationMapEntry entries[LK_MAX_SPEC_CONSTANTS];
-  g_autofree LkPipeline *pipeline = NULL;
+  g_autofree LkKernel *pipeline = NULL;
   VkShaderModule module;
   VkDescriptorSetLayout set_layout;
-  LkPipeline *found;
+  LkKernel *found;
 
   g_return_val_if_fail (LK_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (n_bindings <= LK_MAX_BINDINGS, NULL);
@@ -1074,7 +1074,7 @@ lk_context_get_pipeline (LkContext     *self,
   for (guint i = 0; i < n_spec; i++)
     entries[i] = (VkSpecializationMapEntry) { .constantID = i, .offset = i * 4, .size = 4 };
 
-  pipeline = g_new0 (LkPipeline, 1);
+  pipeline = g_new0 (LkKernel, 1);
   pipeline->n_bindings = n_bindings;
   pipeline->push_size = push_size;
   pipeline->set_layout = set_layout;

@@ -345,7 +345,7 @@ allocate_set (LkStream              *self,
 
 void
 lk_stream_dispatch (LkStream        *self,
-                    LkPipeline      *pipeline,
+                    LkKernel        *pipeline,
                     const LkBinding *bindings,
                     guint            n_bindings,
                     const void      *push,

@@ -26,7 +26,7 @@ typedef struct
 } LkBinding;
 
 /* A compiled compute pipeline, owned by the context's cache. */
-typedef struct _LkPipeline LkPipeline;
+typedef struct _LkKernel LkKernel;
 
 #define LK_MAX_BINDINGS        8
 #define LK_MAX_SPEC_CONSTANTS  16
@@ -34,13 +34,13 @@ typedef struct _LkPipeline LkPipeline;
 
 /* Specialization constants 0, 1, 2 are the workgroup size (local_size_{x,y,z}_id); the rest are
  * the kernel's own. */
-LkPipeline *lk_context_get_pipeline (LkContext     *context,
-                                     const char    *shader,
-                                     guint          n_bindings,
-                                     gsize          push_size,
-                                     const guint32 *spec,
-                                     guint          n_spec,
-                                     GError       **error);
+LkKernel *lk_context_get_kernel (LkContext     *context,
+                                 const char    *shader,
+                                 guint          n_bindings,
+                                 gsize          push_size,
+                                 const guint32 *spec,
+                                 guint          n_spec,
+                                 GError       **error);
 
 typedef struct _LkStream LkStream;
 
@@ -58,7 +58,7 @@ LkStream  *lk_stream_new        (LkContext        *context,
 void       lk_stream_free       (LkStream         *self);
 LkContext *lk_stream_get_context (LkStream        *self);
 void       lk_stream_dispatch   (LkStream         *self,
-                                 LkPipeline       *pipeline,
+                                 LkKernel         *kernel,
                                  const LkBinding  *bindings,
                                  guint             n_bindings,
                                  const void       *push,
