@@ -5,7 +5,7 @@ set -u
 cli="$1"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-echo "1..2"
+echo "1..3"
 if ! "$cli" bench ops --seconds 0.01 --filter "add [" >"$out" 2>&1; then
   echo "not ok 1 - bench ops failed"; sed 's/^/# /' "$out"; exit 1
 fi
@@ -16,3 +16,7 @@ if "$cli" bench >"$out" 2>&1; then
   echo "not ok 2 - bench without a target succeeded"; exit 1
 fi
 echo "ok 2 - bench without a target is refused"
+if "$cli" bench unet --controlnets 7 >"$out" 2>&1 || ! grep -q "controlnets is 0 to 4" "$out"; then
+  echo "not ok 3 - bench unet --controlnets 7 was not refused"; sed 's/^/# /' "$out"; exit 1
+fi
+echo "ok 3 - bench unet refuses more than 4 ControlNets"

@@ -26,6 +26,8 @@
 #include "lk-model-kind.h"
 #include "lk-ops-private.h"
 #include "lk-safetensors.h"
+#include "lk-controlnet.h"
+#include "lk-lora.h"
 #include "lk-unet.h"
 #include "lk-vae.h"
 #include "lk-clip.h"
@@ -582,6 +584,23 @@ unet_specs (void)
 }
 
 static GArray *
+controlnet_specs (void)
+{
+  g_autoptr(GArray) list = lk_controlnet_config_list_tensors (&LK_UNET_CONFIG_SD1);
+  GArray *specs = random_specs_new ();
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      LkUnetTensorSpec *spec = &g_array_index (list, LkUnetTensorSpec, i);
+
+      random_specs_add (specs, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
+                        spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
+                        spec->ndim, spec->shape[0], spec->shape[1], spec->shape[2], spec->shape[3]);
+    }
+  return specs;
+}
+
+static GArray *
 vae_specs (void)
 {
   g_autoptr(GArray) list = lk_vae_list_tensors ();
@@ -688,6 +707,12 @@ load_unet_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError 
 }
 
 static gpointer
+load_controlnet_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError **error)
+{
+  return lk_controlnet_new (stream, weights, error);
+}
+
+static gpointer
 load_vae_cb (LkStream *stream, LkWeights *weights, LkModelFiles *files, GError **error)
 {
   return weights ? lk_vae_new (stream, weights, error)
@@ -787,10 +812,57 @@ tensor_from (LkContext    *context,
   return g_steal_pointer (&t);
 }
 
+/* A rank-@rank LoRA with small random factors on every Linear of the UNet's transformer blocks
+ * (EasyPhoto's targets but proj_in/proj_out), as the user's face LoRA would be. */
+static LkLora *
+random_unet_lora (LkUnet  *unet,
+                  guint    rank,
+                  GError **error)
+{
+  static const char *const targets[] = {
+    ".attn1.to_q.weight", ".attn1.to_k.weight", ".attn1.to_v.weight", ".attn1.to_out.0.weight",
+    ".attn2.to_q.weight", ".attn2.to_k.weight", ".attn2.to_v.weight", ".attn2.to_out.0.weight",
+    ".ff.net.0.proj.weight", ".ff.net.2.weight",
+  };
+  g_autoptr(LkLora) lora = lk_lora_new ();
+  GHashTable *weights = lk_unet_get_weights (unet);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (99);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, weights);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const char *name = key;
+      LkTensor *w = value;
+      g_autofree float *down = NULL, *up = NULL;
+      gint64 down_shape[2], up_shape[2];
+      gboolean target = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (targets) && !target; i++)
+        target = strstr (name, ".transformer_blocks.") != NULL && g_str_has_suffix (name, targets[i]);
+      if (!target || w->ndim != 2)
+        continue;
+      down_shape[0] = rank, down_shape[1] = w->shape[1];
+      up_shape[0] = w->shape[0], up_shape[1] = rank;
+      down = g_new (float, rank * w->shape[1]);
+      up = g_new (float, w->shape[0] * rank);
+      for (gint64 i = 0; i < rank * w->shape[1]; i++)
+        down[i] = g_rand_double_range (rand, -0.05, 0.05);
+      for (gint64 i = 0; i < w->shape[0] * rank; i++)
+        up[i] = g_rand_double_range (rand, -0.01, 0.01);
+      if (!lk_lora_add (lora, name, rank / 2.0f, 2, down_shape, down, 2, up_shape, up, error))
+        return NULL;
+    }
+  return g_steal_pointer (&lora);
+}
+
 static int
 bench_unet (int         size,
             int         steps,
-            const char *model)
+            const char *model,
+            int         n_controlnets,
+            gboolean    with_lora)
 {
   /* Multiply-adds count two; DESIGN.md §5: one SD1.5 UNet forward at batch 1. */
   const double gflop_per_forward = size == 512 ? 803 : 180;
@@ -807,6 +879,11 @@ bench_unet (int         size,
   const LkDeviceInfo *info;
   const LkUnetConfig *config;
   const float timesteps[] = { 500.0f, 500.0f };
+  const gboolean conditional[2] = { TRUE, FALSE };
+  g_autoptr(LkLoraMerge) merge = NULL;
+  g_autoptr(GPtrArray) nets = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_controlnet_unref);
+  g_autoptr(LkTensor) hint = NULL;
+  LkControlUnit units[4];
   gint64 x_shape[4], t_shape[1] = { batch }, ctx_shape[3];
   gsize n_x, n_c;
   double total = 0, best = G_MAXDOUBLE;
@@ -854,13 +931,64 @@ bench_unet (int         size,
   if (ctx == NULL || !lk_stream_finish (stream, &error))
     return lk_cli_fail ("bench: %s", error->message);
 
+  if (with_lora)
+    {
+      g_autoptr(LkLora) lora = random_unet_lora (unet, 128, &error);
+
+      start = g_get_monotonic_time ();
+      if (lora == NULL ||
+          (merge = lk_lora_merge (stream, lk_unet_get_weights (unet), &lora, (float[]) { 0.9f }, 1,
+                                  &error)) == NULL ||
+          !lk_stream_finish (stream, &error))
+        return lk_cli_fail ("bench: %s", error->message);
+      printf ("LoRA rank 128 on %u Linear weights merged in %.2f s (once per generation, not per "
+              "step)\n", lk_lora_get_n_adapters (lora), (g_get_monotonic_time () - start) / 1e6);
+    }
+  if (n_controlnets > 0)
+    {
+      g_autofree guint8 *rgb = g_malloc ((gsize) size * size * 3);
+
+      for (gsize i = 0; i < (gsize) size * size * 3; i++)
+        rgb[i] = g_rand_int_range (rand, 0, 256);
+      hint = lk_controlnet_prepare_hint (stream, rgb, size, size, (gsize) size * 3, size, size,
+                                         &error);
+      if (hint == NULL)
+        return lk_cli_fail ("bench: %s", error->message);
+    }
+  for (int i = 0; i < n_controlnets; i++)
+    {
+      g_autoptr(GArray) specs = controlnet_specs ();
+      LkControlNet *net;
+
+      start = g_get_monotonic_time ();
+      net = load_module (stream, NULL, specs, load_controlnet_cb,
+                         (GDestroyNotify) lk_controlnet_unref, &error);
+      if (net == NULL)
+        return lk_cli_fail ("bench: %s", error->message);
+      g_ptr_array_add (nets, net);
+      units[i] = (LkControlUnit) { net, hint, 1.0f, 0.0f, 1.0f, LK_CONTROL_MODE_BALANCED };
+      printf ("ControlNet %d (random SD1.5 weights) loaded in %.1f s\n", i + 1,
+              (g_get_monotonic_time () - start) / 1e6);
+    }
+  fflush (stdout);
+
   for (int i = -1; i < steps; i++)
     {
       g_autoptr(LkTensor) eps = NULL;
       double seconds;
 
       start = g_get_monotonic_time ();
-      eps = lk_unet_forward (unet, stream, x, t, ctx, &error);
+      if (n_controlnets > 0)
+        {
+          LkUnetResiduals residuals = { { NULL } };
+
+          if (lk_control_units_apply (units, n_controlnets, stream, x, t, ctx, conditional, 0.5f,
+                                      &residuals, &error))
+            eps = lk_unet_forward_with_residuals (unet, stream, x, t, ctx, &residuals, &error);
+          lk_unet_residuals_clear (&residuals);
+        }
+      else
+        eps = lk_unet_forward (unet, stream, x, t, ctx, &error);
       if (eps == NULL || !lk_stream_finish (stream, &error))
         return lk_cli_fail ("bench: %s", error->message);
       seconds = (g_get_monotonic_time () - start) / 1e6;
@@ -876,10 +1004,15 @@ bench_unet (int         size,
       fflush (stdout);
     }
 
-  printf ("\nMean %.2f s/step (best %.2f), %.1f GFLOP/s (%.0f GFLOP per step: %.0f per forward × "
-          "batch %" G_GINT64_FORMAT ")\n",
-          total / steps, best, gflop_per_forward * batch / (total / steps),
-          gflop_per_forward * batch, gflop_per_forward, batch);
+  if (n_controlnets > 0)
+    printf ("\nMean %.2f s/step (best %.2f) with %d ControlNets%s (GFLOP/s above count the UNet "
+            "only)\n", total / steps, best, n_controlnets, with_lora ? " and a merged LoRA" : "");
+  else
+    printf ("\nMean %.2f s/step (best %.2f)%s, %.1f GFLOP/s (%.0f GFLOP per step: %.0f per forward "
+            "× batch %" G_GINT64_FORMAT ")\n",
+            total / steps, best, with_lora ? " with a merged LoRA" : "",
+            gflop_per_forward * batch / (total / steps), gflop_per_forward * batch,
+            gflop_per_forward, batch);
   print_memory (context);
   return 0;
 }
@@ -1076,7 +1209,8 @@ lk_cli_bench (int    argc,
   g_autofree char *dtype = NULL;
   g_autofree char *model = NULL;
   double min_seconds = 0.5;
-  int size = 256, steps = 0;
+  int size = 256, steps = 0, controlnets = 0;
+  gboolean lora = FALSE;
   GOptionEntry entries[] = {
     { "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "ops: only ops whose name contains TEXT", "TEXT" },
     { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "ops: activation type, f16 (default) or f32", "TYPE" },
@@ -1084,6 +1218,8 @@ lk_cli_bench (int    argc,
     { "size", 0, 0, G_OPTION_ARG_INT, &size, "unet, vae: image size, 256 (default) or 512", "PX" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "unet, vae, clip: timed runs after the warm-up (unet 2 at 256, 1 at 512; vae 2; clip 3)", "N" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "unet, vae, clip: a checkpoint to load (default: random SD1.5 weights)", "CKPT" },
+    { "controlnets", 0, 0, G_OPTION_ARG_INT, &controlnets, "unet: also run N ControlNets (random SD1.5 weights) each step, 0–4", "N" },
+    { "lora", 0, 0, G_OPTION_ARG_NONE, &lora, "unet: merge a rank-128 LoRA first (its merge time is reported apart)", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) options =
@@ -1112,7 +1248,9 @@ lk_cli_bench (int    argc,
         return lk_cli_fail ("bench: --steps must be at least 1");
       if (steps == 0)
         steps = size == 512 ? 1 : 2;
-      return bench_unet (size, steps, model);
+      if (controlnets < 0 || controlnets > 4)
+        return lk_cli_fail ("bench: --controlnets is 0 to 4, not %d", controlnets);
+      return bench_unet (size, steps, model, controlnets, lora);
     }
   return lk_cli_fail ("bench: say what to benchmark: “likeness-cli bench ops”, “bench unet”, "
                       "“bench vae” or “bench clip”");
