@@ -62,6 +62,85 @@ write_floats (const char  *path,
   g_assert_no_error (error);
 }
 
+/* node and tests/oracle/js/@script, with TF.js installed beside it; NULL after g_test_skip(). */
+static char *
+find_oracle (const char  *script,
+             char       **node)
+{
+  const char *oracle_dir = g_getenv ("LIKENESS_ORACLE_DIR");
+  g_autofree char *modules = NULL;
+
+  *node = g_find_program_in_path ("node");
+  if (oracle_dir == NULL || *node == NULL)
+    {
+      g_test_skip (*node == NULL ? "node is not installed: no TF.js oracle" :
+                   "LIKENESS_ORACLE_DIR is not set: no TF.js oracle");
+      return NULL;
+    }
+  modules = g_build_filename (oracle_dir, "js", "node_modules", "@tensorflow", "tfjs", NULL);
+  if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("tests/oracle/js/node_modules has no @tensorflow/tfjs: run ./bootstrap test "
+                   "(npm install) for the TF.js oracle");
+      return NULL;
+    }
+  return g_build_filename (oracle_dir, "js", script, NULL);
+}
+
+float *
+lk_test_run_node (const char         *script,
+                  const char * const *args,
+                  const float        *input,
+                  gsize               n_input,
+                  gsize               n_output)
+{
+  g_autofree char *node = NULL, *path = NULL, *dir = NULL, *input_path = NULL;
+  g_autofree char *output_path = NULL, *err = NULL, *contents = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  gsize length;
+  int status;
+
+  if ((path = find_oracle (script, &node)) == NULL)
+    return NULL;
+  dir = g_dir_make_tmp ("lk-oracle-XXXXXX", &error);
+  g_assert_no_error (error);
+  input_path = g_build_filename (dir, "input.bin", NULL);
+  output_path = g_build_filename (dir, "output.bin", NULL);
+  write_floats (input_path, input, n_input);
+  g_ptr_array_add (argv, node);
+  g_ptr_array_add (argv, path);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) (g_str_equal (args[i], "@IN") ? input_path
+                                       : g_str_equal (args[i], "@OUT") ? output_path : args[i]));
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("the TF.js oracle %s failed: %s", script, err);
+  g_file_get_contents (output_path, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, n_output * sizeof (float));
+  g_unlink (input_path);
+  g_unlink (output_path);
+  g_rmdir (dir);
+  return g_memdup2 (contents, length);
+}
+
+float *
+lk_test_run_faceapi (const char  *kind,
+                     const char  *manifest,
+                     const float *pixels,
+                     guint        size,
+                     gsize        n_output)
+{
+  g_autofree char *size_text = g_strdup_printf ("%u", size);
+  const char *args[] = { kind, manifest, "@IN", size_text, "@OUT", NULL };
+
+  return lk_test_run_node ("run-faceapi.mjs", args, pixels, (gsize) size * size * 3, n_output);
+}
+
 float *
 lk_test_run_tfjs (const char   *model,
           const float  *input,
@@ -71,29 +150,16 @@ lk_test_run_tfjs (const char   *model,
           guint         n_outputs,
           const gsize  *sizes)
 {
-  const char *oracle_dir = g_getenv ("LIKENESS_ORACLE_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *script = NULL, *modules = NULL, *dir = NULL, *input_path = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *script = NULL, *dir = NULL, *input_path = NULL;
   g_autofree char *names = NULL, *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
   gsize total = 0, at = 0;
   float *result;
   int status;
 
-  if (oracle_dir == NULL || node == NULL)
-    {
-      g_test_skip (node == NULL ? "node is not installed: no TF.js oracle" :
-                   "LIKENESS_ORACLE_DIR is not set: no TF.js oracle");
-      return NULL;
-    }
-  script = g_build_filename (oracle_dir, "js", "run-graph.mjs", NULL);
-  modules = g_build_filename (oracle_dir, "js", "node_modules", "@tensorflow", "tfjs", NULL);
-  if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
-    {
-      g_test_skip ("tests/oracle/js/node_modules has no @tensorflow/tfjs: run ./bootstrap test "
-                   "(npm install) for the TF.js oracle");
-      return NULL;
-    }
+  if ((script = find_oracle ("run-graph.mjs", &node)) == NULL)
+    return NULL;
   dir = g_dir_make_tmp ("lk-tfjs-XXXXXX", &error);
   g_assert_no_error (error);
   input_path = g_build_filename (dir, "input.bin", NULL);

@@ -27,4 +27,20 @@ float   *lk_test_run_tfjs    (const char   *model,
                               guint         n_outputs,
                               const gsize  *sizes);
 
+/* Runs tests/oracle/js/@script under node with @args, in which "@IN" stands for a file holding
+ * the @n_input floats of @input and "@OUT" for the file the script writes; returns its
+ * @n_output floats, or NULL after g_test_skip() naming what is missing. */
+float   *lk_test_run_node    (const char         *script,
+                              const char * const *args,
+                              const float        *input,
+                              gsize               n_input,
+                              gsize               n_output);
+/* face-api's network @kind ("landmarks", "descriptor") with the weights of @manifest on a
+ * @size² RGB patch, as face-api composes it in TF.js (tests/oracle/js/run-faceapi.mjs). */
+float   *lk_test_run_faceapi (const char         *kind,
+                              const char         *manifest,
+                              const float        *pixels,
+                              guint               size,
+                              gsize               n_output);
+
 G_END_DECLS

@@ -5,8 +5,6 @@
  */
 #include "config.h"
 
-#include <glib/gstdio.h>
-
 #include "lk-esrgan.h"
 #include "lk-test-util.h"
 #include "lk-face-test.h"
@@ -19,53 +17,10 @@ run_layers (const char   *model,
             guint         height,
             gsize         n_out)
 {
-  const char *oracle_dir = g_getenv ("LIKENESS_ORACLE_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *script = NULL, *modules = NULL, *dir = NULL;
-  g_autofree char *input_path = NULL, *output_path = NULL, *shape = NULL;
-  g_autofree char *err = NULL, *contents = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length;
-  int status;
+  g_autofree char *shape = g_strdup_printf ("1,%u,%u,3", height, width);
+  const char *args[] = { model, "@IN", shape, "@OUT", NULL };
 
-  if (oracle_dir == NULL || node == NULL)
-    {
-      g_test_skip (node == NULL ? "node is not installed: no TF.js oracle" :
-                   "LIKENESS_ORACLE_DIR is not set: no TF.js oracle");
-      return NULL;
-    }
-  script = g_build_filename (oracle_dir, "js", "run-layers.mjs", NULL);
-  modules = g_build_filename (oracle_dir, "js", "node_modules", "@tensorflow", "tfjs", NULL);
-  if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
-    {
-      g_test_skip ("tests/oracle/js/node_modules has no @tensorflow/tfjs: run ./bootstrap test "
-                   "(npm install) for the TF.js oracle");
-      return NULL;
-    }
-  dir = g_dir_make_tmp ("lk-layers-XXXXXX", &error);
-  g_assert_no_error (error);
-  input_path = g_build_filename (dir, "input.bin", NULL);
-  output_path = g_build_filename (dir, "output.bin", NULL);
-  g_file_set_contents (input_path, (const char *) input,
-                       (gssize) width * height * 3 * sizeof (float), &error);
-  g_assert_no_error (error);
-  shape = g_strdup_printf ("1,%u,%u,3", height, width);
-  {
-    const char *argv[] = { node, script, model, input_path, shape, output_path, NULL };
-
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
-                  &status, &error);
-  }
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("the TF.js layers oracle failed: %s", err);
-  g_file_get_contents (output_path, &contents, &length, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, n_out * sizeof (float));
-  g_unlink (input_path);
-  g_unlink (output_path);
-  g_rmdir (dir);
-  return g_memdup2 (contents, length);
+  return lk_test_run_node ("run-layers.mjs", args, input, (gsize) width * height * 3, n_out);
 }
 
 static void

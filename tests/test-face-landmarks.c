@@ -42,63 +42,6 @@ load_net (void)
   return net;
 }
 
-/* Runs tests/oracle/js/run-faceapi.mjs @kind on @size² RGB @pixels; NULL after g_test_skip(). */
-static float *
-run_faceapi (const char   *kind,
-             const char   *manifest,
-             const float  *pixels,
-             guint         size,
-             gsize         n_out)
-{
-  const char *oracle_dir = g_getenv ("LIKENESS_ORACLE_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *script = NULL, *modules = NULL, *dir = NULL;
-  g_autofree char *input_path = NULL, *output_path = NULL, *size_text = NULL;
-  g_autofree char *err = NULL, *contents = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length;
-  int status;
-
-  if (oracle_dir == NULL || node == NULL)
-    {
-      g_test_skip (node == NULL ? "node is not installed: no TF.js oracle" :
-                   "LIKENESS_ORACLE_DIR is not set: no TF.js oracle");
-      return NULL;
-    }
-  script = g_build_filename (oracle_dir, "js", "run-faceapi.mjs", NULL);
-  modules = g_build_filename (oracle_dir, "js", "node_modules", "@tensorflow", "tfjs", NULL);
-  if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
-    {
-      g_test_skip ("tests/oracle/js/node_modules has no @tensorflow/tfjs: run ./bootstrap test "
-                   "(npm install) for the TF.js oracle");
-      return NULL;
-    }
-  dir = g_dir_make_tmp ("lk-faceapi-XXXXXX", &error);
-  g_assert_no_error (error);
-  input_path = g_build_filename (dir, "input.bin", NULL);
-  output_path = g_build_filename (dir, "output.bin", NULL);
-  g_file_set_contents (input_path, (const char *) pixels, (gssize) size * size * 3 * sizeof (float),
-                       &error);
-  g_assert_no_error (error);
-  size_text = g_strdup_printf ("%u", size);
-  {
-    const char *argv[] = { node, script, kind, manifest, input_path, size_text, output_path, NULL };
-
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
-                  &status, &error);
-  }
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("the face-api oracle failed: %s", err);
-  g_file_get_contents (output_path, &contents, &length, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, n_out * sizeof (float));
-  g_unlink (input_path);
-  g_unlink (output_path);
-  g_rmdir (dir);
-  return g_memdup2 (contents, length);
-}
-
 static void
 test_oracle (void)
 {
@@ -135,7 +78,7 @@ test_oracle (void)
   }
   lk_face_landmark_net_run (landmarks, lk_test_stream (), pixels, out, &error);
   g_assert_no_error (error);
-  expected = run_faceapi ("landmarks", manifest, pixels, 112, 136);
+  expected = lk_test_run_faceapi ("landmarks", manifest, pixels, 112, 136);
   if (expected == NULL)
     return;
   lk_test_assert_close ("68 landmarks vs TF.js", out, expected, 136, 1e-3, 0);
