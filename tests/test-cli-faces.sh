@@ -4,7 +4,9 @@
 # found" for the cat, and an upscaled PNG of twice the size. Skips naming what is missing.
 set -u
 cli="$1"
-shared="$2"
+# LIKENESS_TEST_DATA, as the other tests read it, names ../shared (or its testdata folder).
+shared="${LIKENESS_TEST_DATA:-$2}"
+[ -d "$shared/testdata" ] || shared="$shared/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
