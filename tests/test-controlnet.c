@@ -540,7 +540,8 @@ test_unet_with_units (void)
     expected = run_oracle (&c, &in, tiny.context_dim, (const char * const *) paths, units, hints,
                            hint_batches, 3, "0,1", NULL, unet_path, n_out);
     if (expected != NULL)
-      lk_test_assert_close ("unet with three units vs torch", out, expected, n_out, 1e-4, 0);
+      /* The UNet stores its normalised activations in f16: ~1e-3 against the f32 oracle. */
+      lk_test_assert_close ("unet with three units vs torch", out, expected, n_out, 5e-3, 0);
   }
 
   /* No unit active: nothing to add, and the UNet gives exactly its plain output. */

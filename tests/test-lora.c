@@ -973,8 +973,9 @@ test_merge_into_models (void)
         lk_oracle_add_input (unet_oracle, "t", timesteps, 2);
         lk_oracle_add_input (unet_oracle, "context", ctx_data, 2 * 5 * 64);
         if ((expected_eps = lk_oracle_run (unet_oracle, n_eps)) != NULL)
+          /* 5e-3: the UNet stores its normalised activations in f16 (~2e-3 here). */
           lk_test_assert_close ("UNet with the LoRA merged vs torch", merged.eps, expected_eps,
-                                n_eps, 1e-4, 0);
+                                n_eps, 5e-3, 0);
       }
     for (guint i = 0; i < 2 * TINY_CONTEXT; i++)
       {

@@ -13,6 +13,10 @@
 #include "lk-test-util.h"
 #include "lk-unet.h"
 
+/* Against an f32 oracle, the f16 storage of the UNet's normalised activations (lk-unet.c's
+ * ACT_HALF) costs about 1e-3 relative at the tiny configurations. */
+#define HALF_ACTIVATION_BOUND 5e-3
+
 /* SD1.5's UNet: 686 tensors, 859 520 964 parameters (make_random_sd15.py --list agrees). */
 #define SD1_TENSORS 686
 #define SD1_PARAMS  G_GINT64_CONSTANT (859520964)
@@ -234,8 +238,9 @@ load_random_unet (LkStream           *stream,
 }
 
 /* The real SD1.5 configuration with random weights, at an 8×8 latent, batch 2 as for CFG. Both
- * sides use the same f16 weights and f32 activations; only the order of f32 rounding differs.
- * The issue asks for 1e-2; measured 2e-5 on lavapipe. */
+ * sides use the same f16 weights; the oracle computes in f32, the UNet stores the inputs of its
+ * convolutions and projections in f16 (the norms', q/k/v, attention and GEGLU outputs). The
+ * issue asks for 1e-2; measured 2e-5 with f32 activations. */
 static void
 test_oracle_sd1 (void)
 {
@@ -257,7 +262,7 @@ static const LkUnetConfig tiny_inpaint = { 9, 4, 32, 64 };
 
 /* The inpainting UNet's nine input channels are found from the first convolution; a tiny one
  * (32 model channels) runs against the oracle at 16×16 with a context that is not 77 long.
- * Measured 3e-6 on lavapipe. */
+ * Measured 3e-6 with f32 activations, 1.6e-3 with f16 ones. */
 static void
 test_oracle_tiny_inpaint (void)
 {
@@ -270,7 +275,7 @@ test_oracle_tiny_inpaint (void)
   if (stream == NULL)
     return;
   unet = load_random_unet (stream, &tiny_inpaint, &dir, &path);
-  compare_with_oracle (unet, stream, path, &c, 1e-4);
+  compare_with_oracle (unet, stream, path, &c, HALF_ACTIVATION_BOUND);
   g_unlink (path);
   g_rmdir (dir);
 }
@@ -367,7 +372,8 @@ test_oracle_tiny_residuals (void)
           lk_oracle_add_input (oracle, name, res_data[i], res_n[i]);
         }
       if ((expected = lk_oracle_run (oracle, n_out)) != NULL)
-        lk_test_assert_close ("unet with residuals vs torch", out, expected, n_out, 1e-4, 0);
+        lk_test_assert_close ("unet with residuals vs torch", out, expected, n_out,
+                              HALF_ACTIVATION_BOUND, 0);
     }
   for (guint i = 0; i <= LK_UNET_N_DOWN_RESIDUALS; i++)
     g_free (res_data[i]);

@@ -15,13 +15,25 @@ lk_graph_linear (LkArena   *arena,
                  LkTensor  *b,
                  GError   **error)
 {
+  return lk_graph_linear_to (arena, stream, x, w, b, LK_DTYPE_F32, error);
+}
+
+LkTensor *
+lk_graph_linear_to (LkArena   *arena,
+                    LkStream  *stream,
+                    LkTensor  *x,
+                    LkTensor  *w,
+                    LkTensor  *b,
+                    LkDType    dtype,
+                    GError   **error)
+{
   LkGemmOptions options = { FALSE, TRUE, 1.0f };
   gint64 shape[LK_MAX_DIMS];
   g_autoptr(LkTensor) y = NULL;
 
   memcpy (shape, x->shape, sizeof shape);
   shape[x->ndim - 1] = w->shape[0];
-  y = lk_arena_tensor (arena, LK_DTYPE_F32, x->ndim, shape, error);
+  y = lk_arena_tensor (arena, dtype, x->ndim, shape, error);
   if (y == NULL || !lk_op_gemm (stream, x, w, b, y, &options, error))
     return NULL;
   return g_steal_pointer (&y);
@@ -36,7 +48,20 @@ lk_graph_layer_norm (LkArena   *arena,
                      float      eps,
                      GError   **error)
 {
-  g_autoptr(LkTensor) y = lk_arena_tensor (arena, LK_DTYPE_F32, x->ndim, x->shape, error);
+  return lk_graph_layer_norm_to (arena, stream, x, w, b, eps, LK_DTYPE_F32, error);
+}
+
+LkTensor *
+lk_graph_layer_norm_to (LkArena   *arena,
+                        LkStream  *stream,
+                        LkTensor  *x,
+                        LkTensor  *w,
+                        LkTensor  *b,
+                        float      eps,
+                        LkDType    dtype,
+                        GError   **error)
+{
+  g_autoptr(LkTensor) y = lk_arena_tensor (arena, dtype, x->ndim, x->shape, error);
 
   if (y == NULL || !lk_op_layer_norm (stream, x, w, b, y, eps, error))
     return NULL;
@@ -54,7 +79,22 @@ lk_graph_group_norm (LkArena   *arena,
                      gboolean   silu,
                      GError   **error)
 {
-  g_autoptr(LkTensor) y = lk_arena_tensor (arena, LK_DTYPE_F32, x->ndim, x->shape, error);
+  return lk_graph_group_norm_to (arena, stream, x, w, b, groups, eps, silu, LK_DTYPE_F32, error);
+}
+
+LkTensor *
+lk_graph_group_norm_to (LkArena   *arena,
+                        LkStream  *stream,
+                        LkTensor  *x,
+                        LkTensor  *w,
+                        LkTensor  *b,
+                        guint      groups,
+                        float      eps,
+                        gboolean   silu,
+                        LkDType    dtype,
+                        GError   **error)
+{
+  g_autoptr(LkTensor) y = lk_arena_tensor (arena, dtype, x->ndim, x->shape, error);
 
   if (y == NULL || !lk_op_group_norm (stream, x, w, b, y, groups, eps, silu, error))
     return NULL;

@@ -3,8 +3,8 @@
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Each records one op into @stream and returns a new f32 tensor drawn from @arena, or NULL with
- * @error set; inputs are borrowed. Callers drop intermediates as soon as they are used, so the
+ * Each records one op into @stream and returns a new tensor drawn from @arena (f32, or the dtype
+ * the _to variants are given), or NULL with @error set; inputs are borrowed. Callers drop intermediates as soon as they are used, so the
  * arena hands their memory to the next ones.
  */
 #pragma once
@@ -23,6 +23,14 @@ LkTensor *lk_graph_linear      (LkArena   *arena,
                                 LkTensor  *w,
                                 LkTensor  *b,
                                 GError   **error);
+/* The same with y in @dtype. */
+LkTensor *lk_graph_linear_to   (LkArena   *arena,
+                                LkStream  *stream,
+                                LkTensor  *x,
+                                LkTensor  *w,
+                                LkTensor  *b,
+                                LkDType    dtype,
+                                GError   **error);
 LkTensor *lk_graph_layer_norm  (LkArena   *arena,
                                 LkStream  *stream,
                                 LkTensor  *x,
@@ -39,6 +47,27 @@ LkTensor *lk_graph_group_norm  (LkArena   *arena,
                                 float      eps,
                                 gboolean   silu,
                                 GError   **error);
+/* The same with the output in @dtype. Normalised activations are bounded (a few units, times
+ * the affine weight), so f16 holds them without overflow; the networks store the inputs of
+ * their convolutions and projections that way, halving what those kernels load. */
+LkTensor *lk_graph_layer_norm_to (LkArena   *arena,
+                                  LkStream  *stream,
+                                  LkTensor  *x,
+                                  LkTensor  *w,
+                                  LkTensor  *b,
+                                  float      eps,
+                                  LkDType    dtype,
+                                  GError   **error);
+LkTensor *lk_graph_group_norm_to (LkArena   *arena,
+                                  LkStream  *stream,
+                                  LkTensor  *x,
+                                  LkTensor  *w,
+                                  LkTensor  *b,
+                                  guint      groups,
+                                  float      eps,
+                                  gboolean   silu,
+                                  LkDType    dtype,
+                                  GError   **error);
 /* y = a + b, b broadcast to a's shape. */
 LkTensor *lk_graph_add         (LkArena   *arena,
                                 LkStream  *stream,

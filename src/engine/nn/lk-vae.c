@@ -443,11 +443,11 @@ res_block_forward (const ResBlock  *res,
 {
   g_autoptr(LkTensor) h = NULL, skip = NULL;
 
-  if ((h = lk_graph_group_norm (arena, stream, x, res->norm1_w, res->norm1_b, GROUPS, NORM_EPS,
-                                TRUE, error)) == NULL ||
+  if ((h = lk_graph_group_norm_to (arena, stream, x, res->norm1_w, res->norm1_b, GROUPS,
+                                   NORM_EPS, TRUE, LK_DTYPE_F16, error)) == NULL ||
       !step (&h, lk_graph_conv2d (arena, stream, h, res->conv1_w, res->conv1_b, 1, error)) ||
-      !step (&h, lk_graph_group_norm (arena, stream, h, res->norm2_w, res->norm2_b, GROUPS,
-                                      NORM_EPS, TRUE, error)) ||
+      !step (&h, lk_graph_group_norm_to (arena, stream, h, res->norm2_w, res->norm2_b, GROUPS,
+                                         NORM_EPS, TRUE, LK_DTYPE_F16, error)) ||
       !step (&h, lk_graph_conv2d (arena, stream, h, res->conv2_w, res->conv2_b, 1, error)))
     return NULL;
   if (res->nin_w != NULL)
@@ -476,8 +476,8 @@ attn_block_forward (const AttnBlock  *a,
   g_autoptr(LkTensor) h = NULL, q = NULL, k = NULL, v = NULL, qp = NULL, kp = NULL, vp = NULL;
   g_autoptr(LkTensor) scores = NULL, o = NULL, op = NULL, proj = NULL;
 
-  if ((h = lk_graph_group_norm (arena, stream, x, a->norm_w, a->norm_b, GROUPS, NORM_EPS, FALSE,
-                                error)) == NULL ||
+  if ((h = lk_graph_group_norm_to (arena, stream, x, a->norm_w, a->norm_b, GROUPS, NORM_EPS,
+                                   FALSE, LK_DTYPE_F16, error)) == NULL ||
       (q = lk_graph_conv2d (arena, stream, h, a->q_w, a->q_b, 1, error)) == NULL ||
       (k = lk_graph_conv2d (arena, stream, h, a->k_w, a->k_b, 1, error)) == NULL ||
       (v = lk_graph_conv2d (arena, stream, h, a->v_w, a->v_b, 1, error)) == NULL)
@@ -665,8 +665,8 @@ encode_whole (LkVae     *self,
         return NULL;
     }
   if (!step (&h, mid_forward (&self->enc_mid, arena, stream, h, error)) ||
-      !step (&h, lk_graph_group_norm (arena, stream, h, self->enc_norm_w, self->enc_norm_b,
-                                      GROUPS, NORM_EPS, TRUE, error)) ||
+      !step (&h, lk_graph_group_norm_to (arena, stream, h, self->enc_norm_w, self->enc_norm_b,
+                                         GROUPS, NORM_EPS, TRUE, LK_DTYPE_F16, error)) ||
       !step (&h, lk_graph_conv2d (arena, stream, h, self->enc_out_w, self->enc_out_b, 1, error)))
     return NULL;
 
@@ -711,8 +711,8 @@ decode_whole (LkVae     *self,
                                        error)))
         return NULL;
     }
-  if (!step (&h, lk_graph_group_norm (arena, stream, h, self->dec_norm_w, self->dec_norm_b,
-                                      GROUPS, NORM_EPS, TRUE, error)) ||
+  if (!step (&h, lk_graph_group_norm_to (arena, stream, h, self->dec_norm_w, self->dec_norm_b,
+                                         GROUPS, NORM_EPS, TRUE, LK_DTYPE_F16, error)) ||
       !step (&h, lk_graph_conv2d (arena, stream, h, self->dec_out_w, self->dec_out_b, 1, error)))
     return NULL;
   return g_steal_pointer (&h);
