@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lk-half.h"
 #include "lk-pickle.h"
@@ -119,6 +121,25 @@ lk_weights_get_bytes (LkWeights *self,
 {
   *length = g_mapped_file_get_length (self->mapped);
   return (const guint8 *) g_mapped_file_get_contents (self->mapped);
+}
+
+void
+lk_weights_release_pages (LkWeights          *self,
+                          const LkWeightInfo *info)
+{
+  const guint8 *map, *begin, *end;
+  gsize length, page;
+
+  g_return_if_fail (self != NULL && info != NULL);
+  map = lk_weights_get_bytes (self, &length);
+  if (map == NULL || info->data < map || info->data + info->nbytes > map + length)
+    return;
+  page = sysconf (_SC_PAGESIZE);
+  /* Only the pages the tensor covers whole: its neighbours may still be wanted. */
+  begin = map + (info->data - map + page - 1) / page * page;
+  end = map + (info->data + info->nbytes - map) / page * page;
+  if (end > begin)
+    madvise ((void *) begin, end - begin, MADV_DONTNEED);
 }
 
 LkWeightInfo *

@@ -93,6 +93,14 @@ const LkWeightInfo *lk_weights_require        (LkWeights          *self,
 /* The string map of a safetensors __metadata__ (empty for pickles); borrowed. */
 GHashTable         *lk_weights_get_metadata   (LkWeights          *self);
 
+/* Tells the kernel that this process is done with the file pages under @info's data for now
+ * (madvise MADV_DONTNEED on the whole pages it covers): they leave the resident set and come
+ * back from the page cache if read again. Loaders call it once a tensor is uploaded, so loading
+ * a 2 GB checkpoint does not hold the file resident beside the device copy. Does nothing for
+ * data the readers copied (inflated .ckpt entries). */
+void                lk_weights_release_pages  (LkWeights          *self,
+                                               const LkWeightInfo *info);
+
 /* Converts a float tensor (F32, F16, BF16, F64; any strides) into dst, which holds
  * info->numel values in row-major order. Other dtypes are an LK_IO_ERROR_UNSUPPORTED. */
 gboolean            lk_weights_read_f32       (LkWeights          *self,

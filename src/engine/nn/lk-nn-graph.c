@@ -214,6 +214,7 @@ lk_graph_load_f16 (const LkWeightSource  *source,
   if ((halves = lk_weights_dup_f16 (weights, info, error)) == NULL ||
       !check_finite (name, halves, info->numel, error))
     return NULL;
+  lk_weights_release_pages (weights, info);
   tensor = lk_tensor_new (lk_stream_get_context (stream), LK_DTYPE_F16, ndim, shape, error);
   if (tensor == NULL ||
       !lk_stream_upload (stream, tensor->buffer, tensor->offset, halves, info->numel * 2, error))
