@@ -941,7 +941,7 @@ bench_unet (int         size,
   printf ("UNet: %s, loaded and uploaded in %.1f s\n", model ? model : "random SD1.5 weights",
           (g_get_monotonic_time () - start) / 1e6);
   printf ("Image %d×%d (latent %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "), batch %" G_GINT64_FORMAT
-          " (CFG), context %" G_GINT64_FORMAT "×%u; weights f16, activations f32\n",
+          " (CFG), context %" G_GINT64_FORMAT "×%u; weights f16, matmul inputs f16, residual stream f32\n",
           size, size, latent, latent, batch, n_ctx, config->context_dim);
   fflush (stdout);
 
@@ -1155,7 +1155,7 @@ bench_vae (int         size,
   printf ("VAE: %s, loaded and uploaded in %.1f s\n", model ? model : "random SD1.5 weights",
           (g_get_monotonic_time () - start) / 1e6);
   printf ("Decode of a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " latent to %d×%d, batch 1, %s; "
-          "weights f16, activations f32\n", latent, latent, size, size,
+          "weights f16, conv inputs f16, residual stream f32\n", latent, latent, size, size,
           latent * latent > tiling.max_area ? "tiled" : "untiled");
   for (gint64 i = 0; i < 4 * latent * latent; i++)
     data[i] = g_rand_double_range (rand, -3, 3);
