@@ -941,7 +941,8 @@ bench_unet (int         size,
   printf ("UNet: %s, loaded and uploaded in %.1f s\n", model ? model : "random SD1.5 weights",
           (g_get_monotonic_time () - start) / 1e6);
   printf ("Image %d×%d (latent %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "), batch %" G_GINT64_FORMAT
-          " (CFG), context %" G_GINT64_FORMAT "×%u; weights f16, matmul inputs f16, residual stream f32\n",
+          " (CFG), context %" G_GINT64_FORMAT "×%u; weights f16, matmul inputs f16, residual "
+          "stream f32\n",
           size, size, latent, latent, batch, n_ctx, config->context_dim);
   fflush (stdout);
 
