@@ -5,200 +5,23 @@
  *
  * The checkpoints carry SD1.5's exact LDM names and architecture at a tiny width: a UNet of 32
  * model channels, a VAE of 32 base channels and a 2-layer, 64-wide CLIP, all with random f16
- * weights, written by write_tiny_checkpoint() below. Images are 64×64 (8×8 latents), so a whole
- * generation takes about a second on lavapipe.
+ * weights, written by lk_test_sd_write_tiny() (lk-test-sd.c). Images are 64×64 (8×8 latents),
+ * so a whole generation takes about a second on lavapipe.
  */
 #include "config.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
 
-#include "lk-half.h"
 #include "lk-pipeline-extras.h"
 #include "lk-pipeline.h"
 #include "lk-safetensors.h"
+#include "lk-test-sd.h"
 #include "lk-test-util.h"
 
-#define TINY_WIDTH     64    /* CLIP width = the UNet's context */
-#define TINY_LAYERS    2
-#define TINY_MLP       256
-#define TINY_CHANNELS  32    /* UNet model channels */
-#define TINY_VAE       32    /* VAE base channels */
+#define TINY_WIDTH     LK_TEST_SD_WIDTH
+#define TINY_CHANNELS  LK_TEST_SD_CHANNELS
 #define SIZE           64    /* image side, pixels */
-
-/* Checkpoint writing */
-
-typedef struct
-{
-  GPtrArray *names;
-  GPtrArray *data;
-  GArray    *shapes;  /* gint64[4] per tensor */
-  GArray    *ndims;   /* guint per tensor */
-  guint64    state;
-} Checkpoint;
-
-static void
-checkpoint_init (Checkpoint *ckpt)
-{
-  ckpt->names = g_ptr_array_new_with_free_func (g_free);
-  ckpt->data = g_ptr_array_new_with_free_func (g_free);
-  ckpt->shapes = g_array_new (FALSE, FALSE, sizeof (gint64));
-  ckpt->ndims = g_array_new (FALSE, FALSE, sizeof (guint));
-  ckpt->state = 0x2545f4914f6cdd1dull;
-}
-
-static void
-checkpoint_clear (Checkpoint *ckpt)
-{
-  g_ptr_array_unref (ckpt->names);
-  g_ptr_array_unref (ckpt->data);
-  g_array_unref (ckpt->shapes);
-  g_array_unref (ckpt->ndims);
-}
-
-/* Weights at the variance-keeping scale of their fan-in, norms 1 ± 0.2, biases ± 0.1, so the
- * activations stay of order 1 through every layer. */
-static void
-checkpoint_add (Checkpoint   *ckpt,
-                const char   *name,
-                gboolean      norm_weight,
-                gboolean      bias,
-                guint         ndim,
-                const gint64 *shape)
-{
-  gint64 numel = 1, padded[4] = { 0, 0, 0, 0 };
-  guint16 *halves;
-
-  for (guint d = 0; d < ndim; d++)
-    numel *= padded[d] = shape[d];
-  if (norm_weight)
-    halves = lk_halves_uniform (numel, 1, 0.2f, &ckpt->state);
-  else if (bias)
-    halves = lk_halves_uniform (numel, 0, 0.1f, &ckpt->state);
-  else
-    halves = lk_halves_uniform (numel, 0, sqrtf (3.0f * shape[0] / numel), &ckpt->state);
-  g_ptr_array_add (ckpt->names, g_strdup (name));
-  g_ptr_array_add (ckpt->data, halves);
-  g_array_append_vals (ckpt->shapes, padded, 4);
-  g_array_append_val (ckpt->ndims, ndim);
-}
-
-static void
-checkpoint_add_2d (Checkpoint *ckpt,
-                   const char *suffix,
-                   gboolean    norm_weight,
-                   gboolean    bias,
-                   gint64      d0,
-                   gint64      d1)
-{
-  g_autofree char *name = g_strconcat (LK_CLIP_TEXT_PREFIX, suffix, NULL);
-  gint64 shape[2] = { d0, d1 };
-
-  checkpoint_add (ckpt, name, norm_weight, bias, d1 > 0 ? 2 : 1, shape);
-}
-
-static void
-add_tiny_clip (Checkpoint *ckpt)
-{
-  static const struct { const char *name; gint64 out, in; } linear[] = {
-    { "self_attn.q_proj", TINY_WIDTH, TINY_WIDTH }, { "self_attn.k_proj", TINY_WIDTH, TINY_WIDTH },
-    { "self_attn.v_proj", TINY_WIDTH, TINY_WIDTH }, { "self_attn.out_proj", TINY_WIDTH, TINY_WIDTH },
-    { "mlp.fc1", TINY_MLP, TINY_WIDTH }, { "mlp.fc2", TINY_WIDTH, TINY_MLP },
-  };
-
-  checkpoint_add_2d (ckpt, "embeddings.token_embedding.weight", FALSE, FALSE, LK_CLIP_VOCAB_SIZE,
-                     TINY_WIDTH);
-  checkpoint_add_2d (ckpt, "embeddings.position_embedding.weight", FALSE, FALSE, LK_CLIP_CONTEXT,
-                     TINY_WIDTH);
-  for (guint l = 0; l < TINY_LAYERS; l++)
-    {
-      for (guint i = 0; i < G_N_ELEMENTS (linear); i++)
-        {
-          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.%s.weight", l, linear[i].name);
-          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.%s.bias", l, linear[i].name);
-
-          checkpoint_add_2d (ckpt, w, FALSE, FALSE, linear[i].out, linear[i].in);
-          checkpoint_add_2d (ckpt, b, FALSE, TRUE, linear[i].out, 0);
-        }
-      for (guint n = 1; n <= 2; n++)
-        {
-          g_autofree char *w = g_strdup_printf ("encoder.layers.%u.layer_norm%u.weight", l, n);
-          g_autofree char *b = g_strdup_printf ("encoder.layers.%u.layer_norm%u.bias", l, n);
-
-          checkpoint_add_2d (ckpt, w, TRUE, FALSE, TINY_WIDTH, 0);
-          checkpoint_add_2d (ckpt, b, FALSE, TRUE, TINY_WIDTH, 0);
-        }
-    }
-  checkpoint_add_2d (ckpt, "final_layer_norm.weight", TRUE, FALSE, TINY_WIDTH, 0);
-  checkpoint_add_2d (ckpt, "final_layer_norm.bias", FALSE, TRUE, TINY_WIDTH, 0);
-}
-
-static void
-add_tiny_unet (Checkpoint *ckpt,
-               guint       in_channels)
-{
-  LkUnetConfig config = { in_channels, 4, TINY_CHANNELS, TINY_WIDTH };
-  g_autoptr(GArray) specs = lk_unet_config_list_tensors (&config);
-
-  for (guint i = 0; i < specs->len; i++)
-    {
-      const LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
-
-      checkpoint_add (ckpt, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
-                      spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
-                      spec->ndim, spec->shape);
-    }
-}
-
-static void
-add_tiny_vae (Checkpoint *ckpt)
-{
-  LkVaeConfig config = { TINY_VAE };
-  g_autoptr(GArray) specs = lk_vae_config_list_tensors (&config);
-
-  for (guint i = 0; i < specs->len; i++)
-    {
-      const LkVaeTensorSpec *spec = &g_array_index (specs, LkVaeTensorSpec, i);
-
-      checkpoint_add (ckpt, spec->name, spec->role == LK_VAE_TENSOR_NORM_WEIGHT,
-                      spec->role == LK_VAE_TENSOR_BIAS || spec->role == LK_VAE_TENSOR_NORM_BIAS,
-                      spec->ndim, spec->shape);
-    }
-}
-
-/* A whole SD1.5-layout checkpoint at the tiny configuration; @nan_tensor, when not NULL, gets
- * a NaN in its 3rd element. */
-static char *
-write_tiny_checkpoint (const char *dir,
-                       const char *file,
-                       guint       unet_in_channels,
-                       const char *nan_tensor)
-{
-  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
-  g_autoptr(GError) error = NULL;
-  char *path = g_build_filename (dir, file, NULL);
-  Checkpoint ckpt;
-
-  checkpoint_init (&ckpt);
-  add_tiny_clip (&ckpt);
-  add_tiny_unet (&ckpt, unet_in_channels);
-  add_tiny_vae (&ckpt);
-  for (guint i = 0; i < ckpt.names->len; i++)
-    {
-      LkSafetensorsEntry entry = {
-        g_ptr_array_index (ckpt.names, i), LK_WEIGHT_F16, g_array_index (ckpt.ndims, guint, i),
-        &g_array_index (ckpt.shapes, gint64, 4 * i), g_ptr_array_index (ckpt.data, i),
-      };
-
-      if (g_strcmp0 (entry.name, nan_tensor) == 0)
-        ((guint16 *) g_ptr_array_index (ckpt.data, i))[2] = 0x7e00;
-      g_array_append_val (entries, entry);
-    }
-  lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, &error);
-  g_assert_no_error (error);
-  checkpoint_clear (&ckpt);
-  return path;
-}
 
 /* Shared state */
 
@@ -269,7 +92,8 @@ get_pipeline (gboolean inpainting)
   if ((context = lk_test_context ()) == NULL || get_tokenizer () == NULL)
     return NULL;
   start = g_get_monotonic_time ();
-  path = write_tiny_checkpoint (get_tmp_dir (), inpainting ? "inpaint.safetensors" : "tiny.safetensors",
+  path = lk_test_sd_write_tiny (get_tmp_dir (),
+                                inpainting ? "inpaint.safetensors" : "tiny.safetensors",
                                 inpainting ? 9 : 4, NULL);
   weights = lk_safetensors_open (path, &error);
   g_assert_no_error (error);
@@ -749,32 +573,21 @@ write_tiny_controlnet (void)
 {
   LkUnetConfig config = { 4, 4, TINY_CHANNELS, TINY_WIDTH };
   g_autoptr(GArray) specs = lk_controlnet_config_list_tensors (&config);
-  g_autoptr(GArray) entries = g_array_new (FALSE, FALSE, sizeof (LkSafetensorsEntry));
-  g_autoptr(GError) error = NULL;
   char *path = g_build_filename (get_tmp_dir (), "control.safetensors", NULL);
-  Checkpoint ckpt;
+  LkTestCheckpoint ckpt;
 
-  checkpoint_init (&ckpt);
+  lk_test_checkpoint_init (&ckpt);
   for (guint i = 0; i < specs->len; i++)
     {
       const LkUnetTensorSpec *spec = &g_array_index (specs, LkUnetTensorSpec, i);
 
-      checkpoint_add (&ckpt, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
-                      spec->role == LK_UNET_TENSOR_BIAS || spec->role == LK_UNET_TENSOR_NORM_BIAS,
-                      spec->ndim, spec->shape);
+      lk_test_checkpoint_add (&ckpt, spec->name, spec->role == LK_UNET_TENSOR_NORM_WEIGHT,
+                              spec->role == LK_UNET_TENSOR_BIAS ||
+                              spec->role == LK_UNET_TENSOR_NORM_BIAS,
+                              spec->ndim, spec->shape);
     }
-  for (guint i = 0; i < ckpt.names->len; i++)
-    {
-      LkSafetensorsEntry entry = {
-        g_ptr_array_index (ckpt.names, i), LK_WEIGHT_F16, g_array_index (ckpt.ndims, guint, i),
-        &g_array_index (ckpt.shapes, gint64, 4 * i), g_ptr_array_index (ckpt.data, i),
-      };
-
-      g_array_append_val (entries, entry);
-    }
-  lk_safetensors_write (path, (LkSafetensorsEntry *) entries->data, entries->len, NULL, &error);
-  g_assert_no_error (error);
-  checkpoint_clear (&ckpt);
+  lk_test_checkpoint_write (&ckpt, path, NULL);
+  lk_test_checkpoint_clear (&ckpt);
   return path;
 }
 
@@ -951,7 +764,7 @@ test_cli (void)
   if (lk_test_context () == NULL || get_tokenizer () == NULL)
     return;
   dir = get_tmp_dir ();
-  model = write_tiny_checkpoint (dir, "cli.safetensors", 4, NULL);
+  model = lk_test_sd_write_tiny (dir, "cli.safetensors", 4, NULL);
   control = write_tiny_controlnet ();
   lora_path = g_build_filename (dir, "face.safetensors", NULL);
   lora = tiny_lora (LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", TRUE);
@@ -1198,7 +1011,7 @@ test_nan_weight (void)
     return;
   for (guint i = 0; i < G_N_ELEMENTS (tensors); i++)
     {
-      g_autofree char *path = write_tiny_checkpoint (get_tmp_dir (), "nan.safetensors", 4,
+      g_autofree char *path = lk_test_sd_write_tiny (get_tmp_dir (), "nan.safetensors", 4,
                                                      tensors[i]);
       g_autoptr(LkWeights) weights = NULL;
       g_autoptr(LkPipeline) pipeline = NULL;

@@ -1258,6 +1258,8 @@ lk_cli_bench (int    argc,
                           "steps, VAE decodes and text encoder forwards");
   g_autoptr(GError) error = NULL;
 
+  if (argc >= 2 && strcmp (argv[1], "train") == 0)
+    return lk_cli_bench_train (argc - 1, argv + 1);
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     return lk_cli_fail ("%s", error->message);

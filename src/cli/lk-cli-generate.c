@@ -107,10 +107,9 @@ infotext (const LkPipelineParams *params,
   return g_string_free (s, FALSE);
 }
 
-/* --vocab, else the copy the model manager downloads (likeness-cli models download clip-vocab). */
-static char *
-find_vocab (const char  *vocab,
-            GError     **error)
+char *
+lk_cli_find_vocab (const char  *vocab,
+                   GError     **error)
 {
   g_autoptr(LkModelRegistry) registry = NULL;
   g_autofree char *data_dir = NULL, *dir = NULL, *path = NULL;
@@ -487,7 +486,7 @@ generate_main (Mode    mode,
                         params.width, params.height);
 
   start = g_get_monotonic_time ();
-  if ((vocab_path = find_vocab (vocab, &error)) == NULL ||
+  if ((vocab_path = lk_cli_find_vocab (vocab, &error)) == NULL ||
       (tokenizer = lk_tokenizer_new_from_file (vocab_path, &error)) == NULL ||
       (files = lk_model_files_open (model, vae, &error)) == NULL ||
       (context = lk_context_new (NULL, LK_CONTEXT_FLAGS_NONE, &error)) == NULL ||

@@ -23,6 +23,12 @@ int lk_cli_inpaint   (int argc, char **argv);
 int lk_cli_preprocess (int argc, char **argv);
 int lk_cli_faces      (int argc, char **argv);
 int lk_cli_upscale    (int argc, char **argv);
+int lk_cli_train_lora (int argc, char **argv);
+/* likeness-cli bench train, from lk_cli_bench (argv starts at "train"). */
+int lk_cli_bench_train (int argc, char **argv);
+
+/* --vocab, else the copy the model manager downloads (likeness-cli models download clip-vocab). */
+char *lk_cli_find_vocab (const char *vocab, GError **error);
 
 /* Opens the catalog in data_dir (NULL: the default one), or says why not and returns NULL. */
 typedef struct _LkCatalog LkCatalog;

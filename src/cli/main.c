@@ -20,7 +20,7 @@ static const struct
   const char *summary;
 } commands[] = {
   { "info", lk_cli_info, "List Vulkan devices, their features, and the one Likeness uses" },
-  { "bench", lk_cli_bench, "Benchmark the engine (bench ops, bench unet)" },
+  { "bench", lk_cli_bench, "Benchmark the engine (bench ops, unet, vae, clip, train)" },
   { "person", lk_cli_person, "Add, list, rename or remove people" },
   { "photos", lk_cli_photos, "Add or list a person's photos" },
   { "templates", lk_cli_templates, "Add or list template photos" },
@@ -32,6 +32,7 @@ static const struct
   { "preprocess", lk_cli_preprocess, "Make a ControlNet control image (canny, color, tile)" },
   { "faces", lk_cli_faces, "Find faces with their landmarks, or compare two faces (detect, compare)" },
   { "upscale", lk_cli_upscale, "Upscale an image ×2 or ×4 with ESRGAN" },
+  { "train-lora", lk_cli_train_lora, "Train a LoRA on photos of a person (EasyPhoto's defaults)" },
 };
 
 int
