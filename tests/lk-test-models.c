@@ -52,6 +52,55 @@ write_partial (SoupServerMessage *msg,
     g_ptr_array_add (server.stalled, g_steal_pointer (&stream));
 }
 
+/* A body sent a twentieth at a time, one piece per tick of the server's context. */
+typedef struct
+{
+  GIOStream *stream;
+  char      *data;
+  gsize      length;
+  gsize      sent;
+} Trickle;
+
+static gboolean
+trickle_cb (gpointer user_data)
+{
+  Trickle *trickle = user_data;
+  GOutputStream *out = g_io_stream_get_output_stream (trickle->stream);
+  gsize piece = MIN (trickle->length - trickle->sent, trickle->length / 20 + 1);
+
+  if (!g_output_stream_write_all (out, trickle->data + trickle->sent, piece, NULL, NULL, NULL) ||
+      !g_output_stream_flush (out, NULL, NULL) ||
+      (trickle->sent += piece) == trickle->length)
+    {
+      g_io_stream_close (trickle->stream, NULL, NULL);
+      g_object_unref (trickle->stream);
+      g_free (trickle->data);
+      g_free (trickle);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+write_trickle (SoupServerMessage *msg,
+               char              *data,
+               gsize              length)
+{
+  Trickle *trickle = g_new0 (Trickle, 1);
+  g_autofree char *head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/"
+                                           "octet-stream\r\nContent-Length: %" G_GSIZE_FORMAT
+                                           "\r\n\r\n", length);
+  g_autoptr(GSource) source = g_timeout_source_new (100);
+
+  trickle->stream = soup_server_message_steal_connection (msg);
+  trickle->data = data;
+  trickle->length = length;
+  g_output_stream_write_all (g_io_stream_get_output_stream (trickle->stream), head, strlen (head),
+                             NULL, NULL, NULL);
+  g_source_set_callback (source, trickle_cb, trickle, NULL);
+  g_source_attach (source, server.context);
+}
+
 static void
 server_cb (SoupServer        *soup_server,
            SoupServerMessage *msg,
@@ -92,6 +141,8 @@ server_cb (SoupServer        *soup_server,
     return write_partial (msg, contents, length, length * 2 / 5, TRUE);
   if (g_str_has_prefix (path, "/drip/"))
     return write_partial (msg, contents, length, length / 10, FALSE);
+  if (g_str_has_prefix (path, "/trickle/"))
+    return write_trickle (msg, g_steal_pointer (&contents), length);
 
   if (soup_message_headers_get_ranges (request, length, &ranges, &n_ranges) && n_ranges == 1)
     {

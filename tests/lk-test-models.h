@@ -11,6 +11,7 @@
  *               the body, then the connection closes; later requests behave like /files/
  *   /drip/REL   the headers and 10 % of the body, then silence (for cancelling mid-body)
  *   /slow/REL   the connection is accepted and nothing is ever written (for timeouts)
+ *   /trickle/REL the headers, then the body in 20 pieces 100 ms apart (slow but alive)
  */
 #pragma once
 

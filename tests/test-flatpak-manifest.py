@@ -10,12 +10,18 @@
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 
 APP_ID_DESKTOP = 'data/io.github.likeness.Likeness.desktop.in'
 METAINFO = 'data/io.github.likeness.Likeness.metainfo.xml.in'
 MANIFEST = 'flatpak/io.github.likeness.Likeness.json'
+REGISTRY = 'data/models.json'
+# The models the Flatpak bundles so faces work offline.
+FACE_ROLES = {'face-detect', 'face-mesh', 'segmentation', 'landmarks', 'face-id'}
 FINISH_ARGS = {
     '--device=dri',
     '--share=ipc',
@@ -115,11 +121,60 @@ def main():
                 check(f'module {name}: {source["path"]} exists',
                       os.path.isfile(os.path.join(manifest_dir, source['path'])))
 
+    # The bundled models are the registry's own: the same files, pins, URLs and licence texts.
+    with open(os.path.join(root, REGISTRY), encoding='utf-8') as f:
+        registry = {m['name']: m for m in json.load(f)['models']}
+    bundled = {}
+    for name, module in all_modules:
+        for source in (module or {}).get('sources', []):
+            dest = str(source.get('dest', '')) if isinstance(source, dict) else ''
+            if dest.startswith('models/'):
+                bundled.setdefault(dest[len('models/'):], []).append(source)
+    check('the Flatpak bundles the face models',
+          {n for n, m in registry.items() if m['role'] in FACE_ROLES} == set(bundled),
+          f'bundled {sorted(bundled)}')
+    for model, sources in sorted(bundled.items()):
+        entry = registry.get(model)
+        if entry is None:
+            check(f'bundled {model} is a registry model', False)
+            continue
+        files = {f['path']: f for f in entry['files']}
+        fetched = [s for s in sources if s.get('url')]
+        names = {s.get('dest-filename') or os.path.basename(s['url']) for s in fetched}
+        check(f'bundled {model} has every file of the model', names == set(files),
+              f'{sorted(names)} != {sorted(files)}')
+        for s in fetched:
+            spec = files.get(s.get('dest-filename') or os.path.basename(s['url']), {})
+            urls = [s['url']] + s.get('mirror-urls', [])
+            check(f'bundled {model}: {os.path.basename(s["url"])} has the registry pin and URLs',
+                  s.get('sha256') == spec.get('sha256') and urls == spec.get('urls'),
+                  f'{s.get("sha256")} / {urls}')
+        licences = {os.path.basename(s['path']) for s in sources if 'path' in s}
+        check(f'bundled {model} ships the registry licence texts',
+              licences == set(entry.get('license_files', [])) and len(licences) > 0,
+              f'{sorted(licences)} != {sorted(entry.get("license_files", []))}')
+
     likeness = [m for n, m in all_modules if n == 'likeness' and m is not None]
     check('likeness module runs its tests',
           len(likeness) == 1 and likeness[0].get('run-tests') is True)
 
-    print(f'1..{len(results)}')
+    # flatpak-builder's own reading of the manifest (offline: no runtime, no download): every
+    # property known to it, the JSON well-formed in its eyes too.
+    skip = None
+    builder = shutil.which('flatpak-builder')
+    if builder is None:
+        skip = 'flatpak-builder is not installed'
+    else:
+        # It keeps a .flatpak-builder state folder in its working directory: a throwaway one.
+        with tempfile.TemporaryDirectory() as scratch:
+            run = subprocess.run([builder, '--show-manifest',
+                                  os.path.abspath(os.path.join(root, MANIFEST))],
+                                 capture_output=True, text=True, check=False, cwd=scratch)
+        complaints = [line for line in run.stderr.splitlines() if line.strip()]
+        check('flatpak-builder --show-manifest reads it without a complaint',
+              run.returncode == 0 and not complaints, '; '.join(complaints[:3]))
+
+    print(f'1..{len(results) + (skip is not None)}')
     failed = 0
     for n, (name, ok, detail) in enumerate(results, 1):
         print(f'{"ok" if ok else "not ok"} {n} - {name}')
@@ -127,6 +182,8 @@ def main():
             failed += 1
             if detail:
                 print(f'# {detail}')
+    if skip is not None:
+        print(f'ok {len(results) + 1} - flatpak-builder --show-manifest # SKIP {skip}')
     return 1 if failed else 0
 
 

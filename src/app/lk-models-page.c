@@ -304,7 +304,8 @@ show_row_error (ModelRow     *mrow,
     hint = _("Likeness cannot check this file’s bytes. Use an existing copy you trust instead.");
   else if (g_error_matches (error, LK_MODELS_ERROR, LK_MODELS_ERROR_WRONG_KIND))
     hint = _("Choose the file this model needs, or download it.");
-  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE) ||
+  else if (g_error_matches (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE) ||
+           g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE) ||
            g_error_matches (error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NO_SPACE))
     hint = _("Free some disk space, then download again.");
   text = hint != NULL ? g_strdup_printf ("%s\n%s", error->message, hint)

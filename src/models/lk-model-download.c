@@ -180,20 +180,57 @@ post_progress (LkModelDownload *self,
 
 /* ---- files ----------------------------------------------------------------------------- */
 
+/* A write, sync or close of a .part failed: the .part goes (a full disk gets its space back),
+ * and the error says so. ENOSPC, EDQUOT and EFBIG (a file system or RLIMIT_FSIZE limit on file
+ * size, as FAT32's 4 GiB) all mean the file does not fit. */
+static void
+set_storage_error (GError     **error,
+                   int          saved_errno,
+                   const char  *part)
+{
+  gboolean no_space = saved_errno == ENOSPC || saved_errno == EDQUOT || saved_errno == EFBIG;
+
+  lk_catalog_files_remove (part, NULL);
+  g_set_error (error, LK_MODELS_ERROR, no_space ? LK_MODELS_ERROR_NO_SPACE : LK_MODELS_ERROR_FAILED,
+               "Could not write %s: %s. The partial file was deleted and nothing installed was "
+               "changed%s", part, g_strerror (saved_errno),
+               no_space ? "; free some space and download again" : "");
+}
+
+static gboolean
+write_all (int           fd,
+           const guint8 *data,
+           gsize         len,
+           int          *saved_errno)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          *saved_errno = errno;
+          return FALSE;
+        }
+      data += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
 static gboolean
 fsync_path (const char  *path,
-            GError     **error)
+            int         *saved_errno)
 {
   int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  int saved;
 
   if (fd < 0 || fsync (fd) != 0)
     {
-      saved = errno;
+      *saved_errno = errno;
       if (fd >= 0)
         close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Could not sync %s: %s",
-                   path, g_strerror (saved));
       return FALSE;
     }
   close (fd);
@@ -250,15 +287,14 @@ network_error (GError     **error,
   return FALSE;
 }
 
-/* One URL: resume or start the .part, stream it through the hash, verify, rename. Returns the
- * file's SHA-256. */
+/* One URL: resume or start the .part, stream it through the hash, verify and fsync it. Returns the
+ * file's SHA-256; the caller renames the .part once every file of the model is there. */
 static char *
 fetch_from_url (LkModelDownload        *self,
                 Worker                 *worker,
                 const LkModelFileSpec  *spec,
                 const char             *url,
                 const char             *part,
-                const char             *final,
                 GCancellable           *cancellable,
                 GError                **error)
 {
@@ -266,19 +302,19 @@ fetch_from_url (LkModelDownload        *self,
   g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
   g_autofree char *message = NULL;
   g_autofree char *sha256 = NULL;
-  g_autoptr(GFile) part_file = g_file_new_for_path (part);
   guint attempts = 0;
+  int saved_errno = 0;
 
   message = g_strdup_printf ("Downloading %s", spec->path);
   for (;;)
     {
       g_autoptr(SoupMessage) msg = NULL;
       g_autoptr(GInputStream) in = NULL;
-      g_autoptr(GFileOutputStream) out = NULL;
       g_autoptr(GError) local_error = NULL;
       gint64 offset, received = 0, expected = -1;
       guint status;
       gssize n;
+      int fd;
 
       g_clear_pointer (&checksum, g_checksum_free);
       checksum = g_checksum_new (G_CHECKSUM_SHA256);
@@ -299,7 +335,7 @@ fetch_from_url (LkModelDownload        *self,
       msg = soup_message_new (SOUP_METHOD_GET, url);
       if (msg == NULL)
         {
-          g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_FAILED, "Not a valid URL: %s",
+          g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_REGISTRY, "Not a valid URL: %s",
                        url);
           return NULL;
         }
@@ -356,18 +392,21 @@ fetch_from_url (LkModelDownload        *self,
       if (worker->total < 0 && spec->size < 0 && expected >= 0)
         worker->total = worker->done_before + offset + expected;
 
-      if (offset > 0)
-        out = g_file_append_to (part_file, G_FILE_CREATE_NONE, cancellable, error);
-      else
-        out = g_file_replace (part_file, NULL, FALSE, G_FILE_CREATE_NONE, cancellable, error);
-      if (out == NULL)
-        return NULL;
+      fd = g_open (part, O_WRONLY | O_CREAT | O_CLOEXEC | (offset > 0 ? O_APPEND : O_TRUNC), 0644);
+      if (fd < 0)
+        {
+          set_storage_error (error, errno, part);
+          return NULL;
+        }
 
       while ((n = g_input_stream_read (in, buffer, BUFFER_SIZE, cancellable, &local_error)) > 0)
         {
-          if (!g_output_stream_write_all (G_OUTPUT_STREAM (out), buffer, n, NULL, cancellable,
-                                          error))
-            return NULL;
+          if (!write_all (fd, buffer, n, &saved_errno))
+            {
+              close (fd);
+              set_storage_error (error, saved_errno, part);
+              return NULL;
+            }
           g_checksum_update (checksum, buffer, n);
           received += n;
           worker->network_bytes += n;
@@ -378,9 +417,11 @@ fetch_from_url (LkModelDownload        *self,
                                    "the connection closed after %" G_GINT64_FORMAT " of %"
                                    G_GINT64_FORMAT " bytes", received, expected);
       /* What arrived is good bytes: keep them for the next attempt. */
-      if (!g_output_stream_close (G_OUTPUT_STREAM (out), NULL, local_error ? NULL : error) &&
-          local_error == NULL)
-        return NULL;
+      if (close (fd) != 0 && errno != EINTR)
+        {
+          set_storage_error (error, errno, part);
+          return NULL;
+        }
       g_input_stream_close (in, NULL, NULL);
 
       if (local_error == NULL)
@@ -408,22 +449,24 @@ fetch_from_url (LkModelDownload        *self,
                    url, sha256, spec->sha256);
       return NULL;
     }
-  if (!fsync_path (part, error) || !lk_catalog_files_rename (part, final, error))
-    return NULL;
+  if (!fsync_path (part, &saved_errno))
+    {
+      set_storage_error (error, saved_errno, part);
+      return NULL;
+    }
   return g_steal_pointer (&sha256);
 }
 
-/* Every URL of a file in turn (mirror applied); the errors of all of them when none works. */
+/* Every URL of a file in turn (mirror applied) into @part; the errors of all of them when none
+ * works. A storage error ends the search: no other source would fit either. */
 static char *
 fetch_file (LkModelDownload        *self,
             Worker                 *worker,
             const LkModelFileSpec  *spec,
-            const char             *dir,
+            const char             *part,
             GCancellable           *cancellable,
             GError                **error)
 {
-  g_autofree char *final = g_build_filename (dir, spec->path, NULL);
-  g_autofree char *part = g_strconcat (final, ".part", NULL);
   g_autoptr(GString) failures = g_string_new (NULL);
   g_autoptr(GError) last_error = NULL;
   guint n_urls = g_strv_length (spec->urls);
@@ -434,15 +477,20 @@ fetch_file (LkModelDownload        *self,
       char *sha256;
 
       g_clear_error (&last_error);
-      sha256 = fetch_from_url (self, worker, spec, url, part, final, cancellable, &last_error);
+      sha256 = fetch_from_url (self, worker, spec, url, part, cancellable, &last_error);
       if (sha256 != NULL)
         return sha256;
-      if (g_error_matches (last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        break;
+      if (g_error_matches (last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+          g_error_matches (last_error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE) ||
+          g_error_matches (last_error, LK_MODELS_ERROR, LK_MODELS_ERROR_FAILED))
+        {
+          g_propagate_error (error, g_steal_pointer (&last_error));
+          return NULL;
+        }
       g_string_append_printf (failures, "%s%s", failures->len > 0 ? "; " : "",
                               last_error->message);
     }
-  if (n_urls > 1 && !g_error_matches (last_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (n_urls > 1)
     g_set_error (error, last_error->domain, last_error->code, "No source of %s worked: %s",
                  spec->path, failures->str);
   else
@@ -474,6 +522,107 @@ already_installed (const LkModelEntry *entry,
   return TRUE;
 }
 
+/* Refuses before anything is written when the files' known sizes (less what their .parts already
+ * hold) exceed the free space where they go. Unknown sizes, or a file system that does not say,
+ * pass: the writes themselves then find out. */
+static gboolean
+check_free_space (const LkModelEntry  *entry,
+                  const char          *dir,
+                  const char          *data_dir,
+                  GError             **error)
+{
+  g_autoptr(GFile) where = NULL;
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *existing = g_strdup (dir);
+  g_autofree char *needed_text = NULL, *free_text = NULL;
+  guint64 needed = 0, available;
+
+  for (guint i = 0; i < entry->files->len; i++)
+    {
+      const LkModelFileSpec *spec = g_ptr_array_index (entry->files, i);
+      g_autofree char *final = g_build_filename (dir, spec->path, NULL);
+      g_autofree char *part = g_strconcat (final, ".part", NULL);
+      GStatBuf st;
+
+      if (spec->size < 0)
+        continue;
+      if (g_stat (final, &st) == 0 && st.st_size == spec->size)
+        continue;  /* probably whole; hashed before anything is fetched */
+      needed += spec->size - (g_stat (part, &st) == 0 ? MIN (st.st_size, spec->size) : 0);
+    }
+  if (needed == 0)
+    return TRUE;
+
+  /* The model's folder may not exist yet: ask about the nearest folder that does. */
+  while (!g_file_test (existing, G_FILE_TEST_IS_DIR) && strcmp (existing, data_dir) != 0)
+    {
+      char *parent = g_path_get_dirname (existing);
+
+      if (strcmp (parent, existing) == 0)
+        {
+          g_free (parent);
+          break;
+        }
+      g_free (existing);
+      existing = parent;
+    }
+  where = g_file_new_for_path (existing);
+  info = g_file_query_filesystem_info (where, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
+  if (info == NULL || !g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_FILESYSTEM_FREE))
+    return TRUE;
+  available = g_file_info_get_attribute_uint64 (info, G_FILE_ATTRIBUTE_FILESYSTEM_FREE);
+  if (needed <= available)
+    return TRUE;
+  needed_text = g_format_size (needed);
+  free_text = g_format_size (available);
+  g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE,
+               "“%s” needs %s more in %s, but only %s are free; nothing was changed: free some "
+               "space and download again", entry->name, needed_text, existing, free_text);
+  return FALSE;
+}
+
+/* Writes the model's licence texts beside its files (each atomically; one already there with
+ * the same bytes is left alone). @created receives the paths it made, so a failure after can take
+ * them back. */
+static gboolean
+install_licenses (const LkModelEntry  *entry,
+                  const char          *dir,
+                  GPtrArray           *created,
+                  GError             **error)
+{
+  for (guint i = 0; entry->license_files != NULL && entry->license_files[i] != NULL; i++)
+    {
+      const char *name = entry->license_files[i];
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *tmp = g_strconcat (path, ".part", NULL);
+      g_autoptr(GBytes) text = lk_model_license_text (name, error);
+      g_autoptr(GBytes) there = NULL;
+      g_autoptr(GInputStream) in = NULL;
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+      g_autoptr(GError) local_error = NULL;
+
+      if (text == NULL)
+        return FALSE;
+      there = g_file_load_bytes (file, NULL, NULL, NULL);
+      if (there != NULL && g_bytes_equal (there, text))
+        continue;
+      in = g_memory_input_stream_new_from_bytes (text);
+      if (!lk_catalog_files_write (tmp, path, in, NULL, NULL, &local_error))
+        {
+          if (g_error_matches (local_error, LK_CATALOG_ERROR, LK_CATALOG_ERROR_NO_SPACE))
+            g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE,
+                         "%s; nothing installed was changed: free some space and download again",
+                         local_error->message);
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (there == NULL)
+        g_ptr_array_add (created, g_steal_pointer (&path));
+    }
+  return TRUE;
+}
+
 static gboolean
 download_model (LkModelDownload  *self,
                 Worker           *worker,
@@ -489,8 +638,10 @@ download_model (LkModelDownload  *self,
   g_autofree char *first_url = NULL;
   g_autofree char *first_sha256 = NULL;
   g_autofree char *user_agent = NULL;
+  g_autoptr(GPtrArray) staged = NULL;  /* file names whose verified .part awaits its rename */
+  g_autoptr(GPtrArray) licenses = NULL;
   const LkModelFileSpec *first;
-  const char *state;
+  gboolean recorded;
 
   if (entry == NULL)
     {
@@ -525,11 +676,17 @@ download_model (LkModelDownload  *self,
   g_clear_error (&local_error);
   if (already_installed (entry, dir, row))
     {
+      /* Installed before its licences were shipped: they are added, as far as they fit. */
+      g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_free);
+
+      if (!install_licenses (entry, dir, added, &local_error))
+        g_debug ("Could not add the licences of %s: %s", entry->name, local_error->message);
       post_progress (self, worker, MAX (worker->total, 0), TRUE, "Already installed");
       return TRUE;
     }
 
-  if (!lk_catalog_files_make_dir (dir, error) ||
+  if (!check_free_space (entry, dir, self->data_dir, error) ||
+      !lk_catalog_files_make_dir (dir, error) ||
       !lk_catalog_set_model (catalog, entry->role, entry->name, catalog_path, worker->total,
                              first->sha256, first_url, "downloading", error))
     return FALSE;
@@ -542,10 +699,14 @@ download_model (LkModelDownload  *self,
                                                    NULL);
   worker->last_rate_us = g_get_monotonic_time ();
 
+  /* Every file to its .part first; the files in place are replaced only once all are verified,
+   * so a failure anywhere leaves the model as it was. */
+  staged = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < entry->files->len && local_error == NULL; i++)
     {
       const LkModelFileSpec *spec = g_ptr_array_index (entry->files, i);
       g_autofree char *final = g_build_filename (dir, spec->path, NULL);
+      g_autofree char *part = g_strconcat (final, ".part", NULL);
       g_autofree char *sha256 = NULL;
       goffset size = 0;
 
@@ -559,28 +720,34 @@ download_model (LkModelDownload  *self,
           if (sha256 == NULL)
             break;
           if (strcmp (sha256, spec->sha256) != 0)
-            {
-              g_clear_pointer (&sha256, g_free);
-              if (!lk_catalog_files_remove (final, &local_error))
-                break;
-            }
+            g_clear_pointer (&sha256, g_free);
         }
       if (sha256 == NULL)
         {
-          sha256 = fetch_file (self, worker, spec, dir, cancellable, &local_error);
+          GStatBuf st;
+
+          sha256 = fetch_file (self, worker, spec, part, cancellable, &local_error);
           if (sha256 == NULL)
             break;
-          size = spec->size;
-          if (size < 0)
-            {
-              GStatBuf st;
-
-              size = g_stat (final, &st) == 0 ? st.st_size : 0;
-            }
+          g_ptr_array_add (staged, g_strdup (spec->path));
+          size = spec->size >= 0 ? spec->size : g_stat (part, &st) == 0 ? st.st_size : 0;
         }
       worker->done_before += size;
       if (i == 0)
         first_sha256 = g_steal_pointer (&sha256);
+    }
+
+  /* The licences first: they only add files, and they go again if they cannot all be written. */
+  licenses = g_ptr_array_new_with_free_func (g_free);
+  if (local_error == NULL && !install_licenses (entry, dir, licenses, &local_error))
+    for (guint i = 0; i < licenses->len; i++)
+      lk_catalog_files_remove (licenses->pdata[i], NULL);
+  for (guint i = 0; i < staged->len && local_error == NULL; i++)
+    {
+      g_autofree char *final = g_build_filename (dir, staged->pdata[i], NULL);
+      g_autofree char *part = g_strconcat (final, ".part", NULL);
+
+      lk_catalog_files_rename (part, final, &local_error);
     }
 
   if (local_error == NULL)
@@ -592,10 +759,30 @@ download_model (LkModelDownload  *self,
       return TRUE;
     }
 
-  state = g_error_matches (local_error, LK_MODELS_ERROR, LK_MODELS_ERROR_HASH_MISMATCH)
-          ? "corrupt" : "missing";
-  if (!lk_catalog_set_model (catalog, entry->role, entry->name, catalog_path, worker->total,
-                             first->sha256, first_url, state, NULL))
+  /* Verified .parts are kept for the next run (it hashes them and fetches nothing), unless the
+   * disk is full or a cancel was asked to leave nothing. */
+  if (g_error_matches (local_error, LK_MODELS_ERROR, LK_MODELS_ERROR_NO_SPACE) ||
+      g_error_matches (local_error, LK_MODELS_ERROR, LK_MODELS_ERROR_FAILED) ||
+      (!self->keep_partial && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+    for (guint i = 0; i < staged->len; i++)
+      {
+        g_autofree char *part = g_strconcat (dir, G_DIR_SEPARATOR_S, staged->pdata[i], ".part",
+                                             NULL);
+
+        lk_catalog_files_remove (part, NULL);
+      }
+
+  /* A model that was installed still is: its files were not touched. */
+  if (row != NULL && g_strcmp0 (row->state, "ready") == 0)
+    recorded = lk_catalog_set_model (catalog, row->role, row->name, row->path, row->size,
+                                     row->sha256, row->source_url, row->state, NULL);
+  else
+    recorded = lk_catalog_set_model (catalog, entry->role, entry->name, catalog_path,
+                                     worker->total, first->sha256, first_url,
+                                     g_error_matches (local_error, LK_MODELS_ERROR,
+                                                      LK_MODELS_ERROR_HASH_MISMATCH)
+                                     ? "corrupt" : "missing", NULL);
+  if (!recorded)
     g_debug ("Could not record the failed download of %s", entry->name);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;

@@ -6,11 +6,17 @@
  * The work runs on a worker thread with libsoup 3 (GIO's default proxy resolver). Each file goes
  * to DATA_DIR/models/NAME/FILE.part, resumed with a Range request when a .part is already there
  * (a cut connection is retried that way up to three times within one run), hashed while it
- * streams, then fsynced, renamed to its final name and the folder fsynced. The catalog's models
- * row follows: downloading → ready, or corrupt (wrong SHA-256; the .part is deleted) or missing
- * (any other failure). A .part survives a cancel or a network failure so the next run resumes —
- * that is the design; set keep-partial to FALSE to have a cancel delete it. A file already on
- * disk whose row is ready with the pinned SHA-256 is never fetched or hashed again.
+ * streams, then fsynced. Only when every file of the model is verified are the .parts renamed
+ * over the files in place (the folder fsynced), with the model's licence texts beside them: a
+ * failure anywhere leaves an installed model as it was. Before anything is written, the files'
+ * known sizes are checked against the free space (LK_MODELS_ERROR_NO_SPACE); a write that fails
+ * for space (ENOSPC, EDQUOT, EFBIG) deletes its .part and fails with the same code.
+ *
+ * The catalog's models row follows: downloading → ready; on failure a row that was ready before
+ * is put back as it was, otherwise it becomes corrupt (wrong SHA-256; the .part is deleted) or
+ * missing. A .part survives a cancel or a network failure so the next run resumes — that is the
+ * design; set keep-partial to FALSE to have a cancel delete it. A file already on disk whose row
+ * is ready with the pinned SHA-256 is never fetched or hashed again.
  *
  * Progress (bytes-done, bytes-total, rate, eta, fraction, message) is notified on the main
  * context that was thread-default when run_async was called, at most ten times a second.

@@ -15,6 +15,7 @@
 G_DEFINE_QUARK (lk-models-error-quark, lk_models_error)
 
 #define REGISTRY_RESOURCE "/io/github/likeness/Likeness/models/models.json"
+#define LICENSE_RESOURCES "/io/github/likeness/Likeness/models/licenses/"
 
 struct _LkModelRegistry
 {
@@ -41,6 +42,8 @@ entry_free (LkModelEntry *entry)
   g_free (entry->role);
   g_free (entry->title);
   g_free (entry->license);
+  g_free (entry->license_url);
+  g_strfreev (entry->license_files);
   g_clear_pointer (&entry->files, g_ptr_array_unref);
   g_free (entry);
 }
@@ -180,6 +183,45 @@ parse_file (const char  *model,
   return file;
 }
 
+/* license_files: plain names of texts built into Likeness, none of them also a model file. */
+static gboolean
+parse_license_files (LkModelEntry  *entry,
+                     JsonObject    *object,
+                     GError       **error)
+{
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  JsonNode *node = json_object_get_member (object, "license_files");
+  JsonArray *array;
+
+  if (node != NULL && !JSON_NODE_HOLDS_ARRAY (node))
+    return registry_error (error, "%s: license_files is not an array", entry->name);
+  array = node != NULL ? json_node_get_array (node) : NULL;
+  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      const char *name = JSON_NODE_HOLDS_VALUE (item) &&
+                         json_node_get_value_type (item) == G_TYPE_STRING
+                         ? json_node_get_string (item) : NULL;
+      g_autofree char *resource = NULL;
+
+      if (!is_file_name (name))
+        return registry_error (error, "%s: licence file %u has no plain file name", entry->name,
+                               i);
+      for (guint k = 0; k < entry->files->len; k++)
+        if (strcmp (((LkModelFileSpec *) g_ptr_array_index (entry->files, k))->path, name) == 0)
+          return registry_error (error, "%s: “%s” is both a model file and a licence",
+                                 entry->name, name);
+      resource = g_strconcat (LICENSE_RESOURCES, name, NULL);
+      if (!g_resource_get_info (lk_models_get_resource (), resource,
+                                G_RESOURCE_LOOKUP_FLAGS_NONE, NULL, NULL, NULL))
+        return registry_error (error, "%s: the licence text “%s” is not built into Likeness",
+                               entry->name, name);
+      g_strv_builder_add (names, name);
+    }
+  entry->license_files = g_strv_builder_end (names);
+  return TRUE;
+}
+
 static gboolean
 parse_registry (LkModelRegistry  *self,
                 GBytes           *json,
@@ -229,6 +271,7 @@ parse_registry (LkModelRegistry  *self,
       entry->role = g_strdup (role);
       entry->title = g_strdup (member_string (object, "title") ?: name);
       entry->license = g_strdup (member_string (object, "license"));
+      entry->license_url = g_strdup (member_string (object, "license_url"));
       entry->required = json_object_get_boolean_member_with_default (object, "required", FALSE);
       entry->files = g_ptr_array_new_with_free_func ((GDestroyNotify) file_spec_free);
       g_ptr_array_add (self->entries, entry);
@@ -249,6 +292,8 @@ parse_registry (LkModelRegistry  *self,
               }
           g_ptr_array_add (entry->files, file);
         }
+      if (!parse_license_files (entry, object, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -289,6 +334,25 @@ lk_model_registry_new_default (GError **error)
                                                     G_RESOURCE_LOOKUP_FLAGS_NONE, error);
 
   return bytes != NULL ? lk_model_registry_new_from_bytes (bytes, error) : NULL;
+}
+
+GBytes *
+lk_model_license_text (const char  *file,
+                       GError     **error)
+{
+  g_autofree char *resource = NULL;
+
+  g_return_val_if_fail (file != NULL, NULL);
+
+  if (!is_file_name (file))
+    {
+      g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_NOT_FOUND,
+                   "“%s” is not a licence file name", file);
+      return NULL;
+    }
+  resource = g_strconcat (LICENSE_RESOURCES, file, NULL);
+  return g_resource_lookup_data (lk_models_get_resource (), resource,
+                                 G_RESOURCE_LOOKUP_FLAGS_NONE, error);
 }
 
 guint

@@ -27,6 +27,7 @@ typedef enum
   LK_MODELS_ERROR_NETWORK,        /* connection refused, cut, timed out */
   LK_MODELS_ERROR_UNSUPPORTED,    /* a model kind Likeness cannot use (SD2, SDXL…) */
   LK_MODELS_ERROR_WRONG_KIND,     /* a file offered for a model it is not (a LoRA as a checkpoint) */
+  LK_MODELS_ERROR_NO_SPACE,       /* the disk (or quota, or file-size limit) cannot hold the file */
 } LkModelsError;
 
 GQuark lk_models_error_quark (void);
@@ -44,7 +45,10 @@ typedef struct
   char      *name;      /* [a-z0-9-]+, unique */
   char      *role;      /* the catalog role: base, vae, controlnet, text, face-detect… */
   char      *title;
-  char      *license;
+  char      *license;        /* the licence's name, as "Apache-2.0" */
+  char      *license_url;    /* where the publisher states it; may be NULL */
+  GStrv      license_files;  /* texts built into Likeness (lk_model_license_text()), installed
+                              * beside the model's files; empty when none is shipped */
   gboolean   required;  /* the portrait pipeline cannot run without it */
   GPtrArray *files;     /* LkModelFileSpec, at least one */
 } LkModelEntry;
@@ -85,6 +89,10 @@ const char          *lk_model_mirror_choose             (const char         *fal
 /* With a mirror, https://HOST/PATH becomes MIRROR/HOST/PATH; without one, url unchanged. */
 char                *lk_model_mirror_url                (const char         *url,
                                                          const char         *mirror);
+/* A licence text built into Likeness (data/licenses/FILE), as named by license_files. */
+GBytes              *lk_model_license_text              (const char         *file,
+                                                         GError            **error);
+
 /* A row path (relative to data_dir, or absolute) as an absolute path. */
 char                *lk_model_resolve_path              (const char         *data_dir,
                                                          const char         *path);
