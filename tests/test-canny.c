@@ -274,6 +274,9 @@ check_resize (const char  *op,
     return;
   if (g_str_equal (op, "cubic"))
     out = lk_resize_cubic_rgb (image->rgb, image->width, image->height, stride, out_width, out_height);
+  else if (g_str_equal (op, "lanczos4"))
+    out = lk_resize_lanczos4_rgb (image->rgb, image->width, image->height, stride, out_width,
+                                  out_height);
   else if (g_str_equal (op, "nearest"))
     out = lk_resize_nearest_rgb (image->rgb, image->width, image->height, stride, out_width, out_height);
   else
@@ -307,6 +310,23 @@ test_resize (void)
   check_resize ("area", &shapes, 160, 120, 0);
   check_resize ("area", &shapes, 320, 160, 0);
   check_resize ("area", &shapes, 213, 160, 0);
+  /* An axis grows: OpenCV's linear stand-in for the area filter, vector rounding and all. */
+  check_resize ("area", &noise, 120, 50, 0);
+  check_resize ("area", &noise, 60, 80, 0);
+  check_resize ("area", &shapes, 704, 448, 0);
+  check_resize ("area", &shapes, 1088, 1024, 0);
+  check_resize ("lanczos4", &noise, 250, 131, 0);
+  check_resize ("lanczos4", &noise, 37, 29, 0);
+  check_resize ("lanczos4", &shapes, 1344, 1024, 0);
+  check_resize ("lanczos4", &shapes, 640, 480, 0);
+  /* A smooth image shrunk 3.2×: where OpenCV's nested float multiply-adds round differently
+   * from a plain running sum. */
+  {
+    g_auto(Image) tall = { 0 };
+
+    shapes_image (&tall, 1024, 1472);
+    check_resize ("cubic", &tall, 320, 448, 0);
+  }
 }
 
 static void
@@ -349,6 +369,54 @@ test_color_mosaic (void)
     check_mosaic ("group-1.jpg", &photo);
 }
 
+/* EasyPhoto's whole colour step: up (Lanczos-4) or down (INTER_AREA) to a 1024 short side,
+ * the mosaic there, cubic back; block 1 is its plain variant. */
+static void
+check_easyphoto_color (const char  *what,
+                       const Image *image,
+                       guint        block)
+{
+  gsize n = (gsize) image->width * image->height * 3;
+  g_autofree guint8 *out = NULL;
+  g_autofree guint8 *expected = NULL;
+  g_autofree guint8 *mosaic = NULL;
+  double agree;
+  int max_diff;
+
+  if (!have_cv2 ())
+    return;
+  out = lk_control_color_easyphoto (image->rgb, image->width, image->height,
+                                    (gsize) image->width * 3, block);
+  expected = opencv ("easyphoto_color", image, n, "block", block, NULL);
+  if (expected == NULL)
+    return;
+  agree = agreement (out, expected, n, &max_diff);
+  g_test_message ("EasyPhoto colour (block %u) %s %u×%u: %.4f %% equal, max difference %d",
+                  block, what, image->width, image->height, 100 * agree, max_diff);
+  g_assert_cmpint (max_diff, ==, 0);
+  /* Not the bare mosaic at the image's own size. */
+  mosaic = lk_control_color_mosaic (image->rgb, image->width, image->height,
+                                    (gsize) image->width * 3, block);
+  if (block > 1)
+    g_assert_true (memcmp (out, mosaic, n) != 0);
+}
+
+static void
+test_easyphoto_color (void)
+{
+  g_auto(Image) shapes = { 0 };
+  g_auto(Image) wide = { 0 };
+  g_auto(Image) photo = { 0 };
+
+  shapes_image (&shapes, 320, 448);       /* enlarged: 1024 × 1472 (1433.6 rounds up) */
+  check_easyphoto_color ("shapes", &shapes, LK_COLOR_MOSAIC_BLOCK);
+  check_easyphoto_color ("shapes", &shapes, 1);
+  shapes_image (&wide, 1530, 1040);       /* shrunk, one side then grows: 1536 × 1024 */
+  check_easyphoto_color ("wide", &wide, LK_COLOR_MOSAIC_BLOCK);
+  if (load_photo ("group-1.jpg", &photo))
+    check_easyphoto_color ("group-1.jpg", &photo, LK_COLOR_MOSAIC_BLOCK);
+}
+
 static void
 test_tile_resample (void)
 {
@@ -386,6 +454,7 @@ main (int   argc,
   g_test_add_func ("/canny/photos", test_canny_photos);
   g_test_add_func ("/control-image/resize", test_resize);
   g_test_add_func ("/control-image/color-mosaic", test_color_mosaic);
+  g_test_add_func ("/control-image/easyphoto-color", test_easyphoto_color);
   g_test_add_func ("/control-image/tile-resample", test_tile_resample);
   return g_test_run ();
 }

@@ -49,8 +49,9 @@ check() {
 }
 
 check 1 canny "canny 50/150 equals cv2.Canny" "cv2.Canny(img, 50, 150)" --low 50 --high 150
-check 2 color "the colour mosaic equals cv2's cubic down, nearest up" \
-  "cv2.resize(cv2.resize(img, (img.shape[1] // 24, img.shape[0] // 24), interpolation=cv2.INTER_CUBIC), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)"
+# EasyPhoto's colour unit, written as it is: resize_image (img, 1024), mosaic, cubic back.
+color_expr="(lambda h, w: (lambda k: (lambda H, W: cv2.resize(cv2.resize(cv2.resize(cv2.resize(img, (W, H), interpolation=cv2.INTER_LANCZOS4 if k > 1 else cv2.INTER_AREA), (W // 24, H // 24), interpolation=cv2.INTER_CUBIC), (W, H), interpolation=cv2.INTER_NEAREST), (w, h), interpolation=cv2.INTER_CUBIC))(int(np.round(h * k / 64.0)) * 64, int(np.round(w * k / 64.0)) * 64))(1024.0 / min(h, w)))(*img.shape[:2])"
+check 2 color "the colour image equals EasyPhoto's cv2 steps" "$color_expr"
 check 3 tile "tile at rate 1.5 equals cv2's INTER_AREA" \
   "cv2.resize(img, (int(img.shape[1] / 1.5), int(img.shape[0] / 1.5)), interpolation=cv2.INTER_AREA)" \
   --rate 1.5

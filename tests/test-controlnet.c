@@ -741,8 +741,9 @@ test_refuses (void)
   lk_test_check_validation ();
 }
 
-/* Control images of another size are resized as sd-webui-controlnet's "just resize" does: area
- * averaging to shrink, cubic to enlarge, nearest for a map of a few flat colours; then / 255. */
+/* Control images of another size are resized as sd-webui-controlnet's "just resize" does:
+ * INTER_AREA for fewer pixels, cubic otherwise, nearest for a map of a few flat colours; then
+ * / 255. (test-canny checks each resize against cv2.) */
 static void
 test_prepare_hint (void)
 {
@@ -755,7 +756,8 @@ test_prepare_hint (void)
     { 24, 16, FALSE, lk_resize_area_rgb },
     { 64, 40, FALSE, lk_resize_cubic_rgb },
     { 64, 40, TRUE, lk_resize_nearest_rgb },
-    { 24, 40, FALSE, lk_resize_cubic_rgb },  /* one axis grows: not an area average */
+    { 24, 40, FALSE, lk_resize_cubic_rgb },  /* as many pixels: not fewer, so cubic */
+    { 48, 16, FALSE, lk_resize_area_rgb },   /* fewer pixels, one axis growing: INTER_AREA */
     { 40, 24, FALSE, NULL },                 /* the same size: as it is */
   };
   const guint width = 40, height = 24;
@@ -798,6 +800,31 @@ test_prepare_hint (void)
           for (guint ch = 0; ch < 3; ch++)
             g_assert_cmpfloat (out[(ch * h + y) * w + x], ==,
                                expected[y * expected_stride + 3 * x + ch] / 255.0f);
+
+      /* And what sd-webui-controlnet's resize makes of it with cv2, byte for byte. */
+      {
+        g_autoptr(LkOracle) oracle = lk_oracle_new ("oracle_image.py");
+        g_autofree float *packed = g_new (float, (gsize) width * height * 3);
+        g_autofree float *cv2 = NULL;
+
+        if (oracle == NULL)
+          continue;
+        for (guint y = 0; y < height; y++)
+          for (guint x = 0; x < width * 3; x++)
+            packed[y * width * 3 + x] = src[y * stride + x];
+        lk_oracle_add_input (oracle, "image", packed, (gsize) width * height * 3);
+        lk_oracle_set_param_string (oracle, "op", "just_resize");
+        lk_oracle_set_param_int (oracle, "width", width);
+        lk_oracle_set_param_int (oracle, "height", height);
+        lk_oracle_set_param_int (oracle, "out_width", w);
+        lk_oracle_set_param_int (oracle, "out_height", h);
+        if ((cv2 = lk_oracle_run (oracle, (gsize) w * h * 3)) == NULL)
+          continue;
+        for (guint y = 0; y < h; y++)
+          for (guint x = 0; x < w; x++)
+            for (guint ch = 0; ch < 3; ch++)
+              g_assert_cmpfloat (out[(ch * h + y) * w + x], ==, cv2[(y * w + x) * 3 + ch] / 255.0f);
+      }
     }
   lk_test_check_validation ();
 }

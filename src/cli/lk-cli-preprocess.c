@@ -40,7 +40,8 @@ lk_cli_preprocess (int    argc,
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Where to write the PNG", "OUT" },
     { "low", 0, 0, G_OPTION_ARG_DOUBLE, &low, "canny: low threshold (100)", "T" },
     { "high", 0, 0, G_OPTION_ARG_DOUBLE, &high, "canny: high threshold (200)", "T" },
-    { "block", 0, 0, G_OPTION_ARG_INT, &block, "color: mosaic block size (24)", "PIXELS" },
+    { "block", 0, 0, G_OPTION_ARG_INT, &block, "color: mosaic block (24; 1: the plain variant)",
+      "PIXELS" },
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "tile: down-sampling rate (1: none)", "RATE" },
     { NULL },
   };
@@ -53,7 +54,8 @@ lk_cli_preprocess (int    argc,
   g_option_context_add_main_entries (options, entries, NULL);
   g_option_context_set_summary (options,
                                 "canny: Canny edges as OpenCV computes them (EasyPhoto: 100/200)\n"
-                                "color: EasyPhoto's colour mosaic (block 24)\n"
+                                "color: EasyPhoto's colour image: short side to 1024, a mosaic of\n"
+                                "       24-pixel blocks there, back to the image's size\n"
                                 "tile:  the tile preprocessor's resample");
   if (!g_option_context_parse (options, &argc, &argv, &error))
     return lk_cli_fail ("%s", error->message);
@@ -84,8 +86,8 @@ lk_cli_preprocess (int    argc,
       result = wrap (edges, input->width, input->height, 1);
     }
   else if (g_str_equal (kind, "color"))
-    result = wrap (lk_control_color_mosaic (input->data, input->width, input->height,
-                                            input->stride, block),
+    result = wrap (lk_control_color_easyphoto (input->data, input->width, input->height,
+                                               input->stride, block),
                    input->width, input->height, 3);
   else
     {

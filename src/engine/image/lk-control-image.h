@@ -32,7 +32,17 @@ guint8 *lk_resize_nearest_rgb    (const guint8 *rgb,
                                   gsize         stride,
                                   guint         out_width,
                                   guint         out_height);
-/* cv2.resize (…, INTER_AREA) for downscaling: box averages with fractional edge weights. */
+/* cv2.resize (…, INTER_LANCZOS4) on uint8: 8×8 taps, 11-bit integer weights in both passes
+ * (OpenCV has no vector path for it), replicated border. */
+guint8 *lk_resize_lanczos4_rgb   (const guint8 *rgb,
+                                  guint         width,
+                                  guint         height,
+                                  gsize         stride,
+                                  guint         out_width,
+                                  guint         out_height);
+/* cv2.resize (…, INTER_AREA): box averages with fractional edge weights when no axis grows; when
+ * one does, OpenCV's stand-in, a linear interpolation weighted by how much of each output cell
+ * lies past the source pixel edge, with its 8-bit vector rounding. */
 guint8 *lk_resize_area_rgb       (const guint8 *rgb,
                                   guint         width,
                                   guint         height,
@@ -47,6 +57,16 @@ guint8 *lk_control_color_mosaic  (const guint8 *rgb,
                                   guint         height,
                                   gsize         stride,
                                   guint         block);
+/* EasyPhoto's colour control image (its get_controlnet_unit "color"): the image's short side
+ * to LK_COLOR_EASYPHOTO_SIDE with both sides rounded to multiples of 64 (Lanczos-4 enlarging,
+ * INTER_AREA shrinking), the mosaic of @block there (24; 1 is EasyPhoto's later plain variant,
+ * which skips it), then cubic back to width × height. */
+#define LK_COLOR_EASYPHOTO_SIDE 1024
+guint8 *lk_control_color_easyphoto (const guint8 *rgb,
+                                    guint         width,
+                                    guint         height,
+                                    gsize         stride,
+                                    guint         block);
 /* The tile preprocessor ("tile_resample"): a down-sampling rate below 1.1 keeps the image as it
  * is (EasyPhoto uses 1); otherwise INTER_AREA to (width / rate, height / rate). Sets the output
  * size. */

@@ -364,7 +364,7 @@ lk_controlnet_forward (LkControlNet     *self,
 }
 
 /* sd-webui-controlnet's high_quality_resize() as far as it resamples: a few flat colours (a
- * segmentation map) resize by nearest neighbour, a smaller image by area averaging, a larger one
+ * segmentation map) resize by nearest neighbour, one of fewer pixels by INTER_AREA, otherwise
  * by cubic interpolation. */
 static guint8 *
 just_resize (const guint8 *rgb,
@@ -385,9 +385,8 @@ just_resize (const guint8 *rgb,
       }
   if (g_hash_table_size (colours) > 2 && g_hash_table_size (colours) < 200)
     return lk_resize_nearest_rgb (rgb, width, height, stride, out_width, out_height);
-  /* OpenCV's INTER_AREA is an area average only when neither axis grows. */
-  if (out_width <= width && out_height <= height &&
-      (guint64) out_width * out_height < (guint64) width * height)
+  /* Fewer pixels: INTER_AREA, even when one axis grows (OpenCV then interpolates its way). */
+  if ((guint64) out_width * out_height < (guint64) width * height)
     return lk_resize_area_rgb (rgb, width, height, stride, out_width, out_height);
   return lk_resize_cubic_rgb (rgb, width, height, stride, out_width, out_height);
 }

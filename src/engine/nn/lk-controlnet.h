@@ -65,7 +65,7 @@ gboolean            lk_controlnet_forward        (LkControlNet        *self,
 /* A control image (8-bit RGB, rows @stride bytes apart) as a hint tensor [1, 3, height, width]
  * in [0, 1], resized first when its size differs — sd-webui-controlnet's "just resize": each
  * axis stretched on its own, nearest neighbour for a map of 3 to 199 flat colours, INTER_AREA
- * when shrinking, INTER_CUBIC otherwise. A black-and-white map (Canny edges) is resampled like a
+ * when the pixel count shrinks (even if one axis grows), INTER_CUBIC otherwise. A black-and-white map (Canny edges) is resampled like a
  * photo: the WebUI's re-binarisation of those (NMS, Otsu threshold, thinning) is not done, so
  * make edge maps at the generation size. */
 LkTensor           *lk_controlnet_prepare_hint   (LkStream            *stream,
