@@ -657,6 +657,62 @@ test_slow_server_run (void)
   remove_tree (data_dir);
 }
 
+/* GIO's proxy settings are honoured: in a child whose environment names the test server as
+ * the HTTP proxy (GIO's default resolver reads it), a host that does not exist is reached
+ * through it. */
+static void
+test_proxy_run (void);
+
+static void
+test_proxy (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  if (g_test_subprocess ())
+    {
+      test_proxy_run ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_proxy_run (void)
+{
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha256 = shared_sha256 (BLAZEFACE);
+  g_autofree char *proxy = g_strdup_printf ("http://127.0.0.1:%u", lk_test_server_get_port ());
+  g_autofree char *json = NULL;
+  g_autofree char *got = NULL, *final = NULL, *last = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(LkModelRegistry) registry = NULL;
+  g_autoptr(LkModelDownload) download = NULL;
+  g_autoptr(GError) error = NULL;
+  guint before = lk_test_server_n_requests ();
+
+  /* Before anything asks GIO for its default resolver in this process. */
+  g_setenv ("http_proxy", proxy, TRUE);
+  g_unsetenv ("no_proxy");
+  g_unsetenv ("NO_PROXY");
+  json = g_strdup_printf ("{ \"version\": 1, \"models\": [ { \"name\": \"blazeface\", \"role\": "
+                          "\"face-detect\", \"files\": [ { \"path\": \"blazeface.bin\", "
+                          "\"sha256\": \"%s\", \"urls\": [ \"http://models.likeness.invalid/files/"
+                          BLAZEFACE "\" ] } ] } ] }", sha256);
+  bytes = g_bytes_new (json, strlen (json));
+  registry = lk_model_registry_new_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  download = lk_model_download_new (data_dir, registry, "blazeface");
+  (void) (run_download (download, NULL, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (lk_test_server_n_requests (), ==, before + 1);
+  last = lk_test_server_nth_request (before);
+  g_assert_cmpstr (last, ==, "/files/" BLAZEFACE " -");
+  final = model_file (data_dir, "blazeface", "blazeface.bin");
+  got = lk_catalog_files_hash (final, NULL, NULL, &error);
+  g_assert_cmpstr (got, ==, sha256);
+  remove_tree (data_dir);
+}
+
 /* A file bigger than the free space is refused before a byte is fetched or a row written. */
 static void
 test_no_space_run (void);
@@ -1142,6 +1198,7 @@ main (int   argc,
   g_test_add_func ("/models/cancel", test_cancel);
   g_test_add_func ("/models/unpinned", test_unpinned);
   g_test_add_func ("/models/slow-server", test_slow_server);
+  g_test_add_func ("/models/proxy", test_proxy);
   g_test_add_func ("/models/no-space", test_no_space);
   g_test_add_func ("/models/full-disk", test_full_disk);
   g_test_add_func ("/models/licenses", test_licenses);
