@@ -9,35 +9,12 @@
 
 #include <string.h>
 
-#include "lk-clip.h"
-#include "lk-nn-graph.h"
+#include "lk-clip-private.h"
 
-#define HEAD_DIM   64
-#define LAYER_NORM_EPS 1e-5f
+#define HEAD_DIM       LK_CLIP_HEAD_DIM
+#define LAYER_NORM_EPS LK_CLIP_LAYER_NORM_EPS
 
-typedef struct
-{
-  LkTensor *ln1_w, *ln1_b;
-  LkTensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *out_w, *out_b;
-  LkTensor *ln2_w, *ln2_b;
-  LkTensor *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-} ClipLayer;
-
-struct _LkClipTextModel
-{
-  gatomicrefcount  ref_count;
-  guint            vocab;
-  guint            width;
-  guint            context;
-  guint            mlp;
-  guint            n_layers;
-
-  /* owned, all f16 on the device */
-  LkTensor        *token_embedding;     /* [vocab, width] */
-  LkTensor        *position_embedding;  /* [context, width] */
-  ClipLayer       *layers;
-  LkTensor        *final_ln_w, *final_ln_b;
-};
+typedef LkClipLayer ClipLayer;
 
 G_DEFINE_BOXED_TYPE (LkClipTextModel, lk_clip_text_model, lk_clip_text_model_ref,
                      lk_clip_text_model_unref)
@@ -419,25 +396,19 @@ block_forward (LkClipTextModel *self,
 }
 
 LkTensor *
-lk_clip_text_model_forward (LkClipTextModel  *self,
-                            LkStream         *stream,
-                            const gint32     *ids,
-                            guint             batch,
-                            guint             clip_skip,
-                            GError          **error)
+lk_clip_text_model_embed (LkClipTextModel  *self,
+                          LkArena          *arena,
+                          LkStream         *stream,
+                          const gint32     *ids,
+                          guint             batch,
+                          guint             clip_skip,
+                          GError          **error)
 {
-  LkContext *context = lk_stream_get_context (stream);
   gint64 ids_shape[2] = { batch, self->context };
   gint64 x_shape[3] = { batch, self->context, self->width };
   gsize n_ids = (gsize) batch * self->context;
   g_autofree float *id_values = NULL;
-  g_autoptr(LkArena) arena = NULL;
-  g_autoptr(LkTensor) ids_tensor = NULL, tokens = NULL, x = NULL;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (stream != NULL, NULL);
-  g_return_val_if_fail (ids != NULL, NULL);
-  g_return_val_if_fail (batch > 0, NULL);
+  g_autoptr(LkTensor) ids_tensor = NULL, tokens = NULL;
 
   if (clip_skip < 1 || clip_skip > self->n_layers)
     {
@@ -458,16 +429,35 @@ lk_clip_text_model_forward (LkClipTextModel  *self,
       id_values[i] = ids[i];
     }
 
-  /* The arena lives as long as the tensors drawn from it: the returned one keeps it. */
-  arena = lk_arena_new (context);
   if ((ids_tensor = lk_arena_tensor (arena, LK_DTYPE_F32, 2, ids_shape, error)) == NULL ||
       !lk_tensor_upload_f32 (ids_tensor, stream, id_values, error) ||
       (tokens = lk_arena_tensor (arena, LK_DTYPE_F32, 3, x_shape, error)) == NULL ||
-      !lk_op_embedding (stream, self->token_embedding, ids_tensor, tokens, error) ||
-      (x = lk_graph_add (arena, stream, tokens, self->position_embedding, error)) == NULL)
+      !lk_op_embedding (stream, self->token_embedding, ids_tensor, tokens, error))
     return NULL;
   g_clear_pointer (&ids_tensor, lk_tensor_unref);
-  g_clear_pointer (&tokens, lk_tensor_unref);
+  return lk_graph_add (arena, stream, tokens, self->position_embedding, error);
+}
+
+LkTensor *
+lk_clip_text_model_forward (LkClipTextModel  *self,
+                            LkStream         *stream,
+                            const gint32     *ids,
+                            guint             batch,
+                            guint             clip_skip,
+                            GError          **error)
+{
+  g_autoptr(LkArena) arena = NULL;
+  g_autoptr(LkTensor) x = NULL;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (stream != NULL, NULL);
+  g_return_val_if_fail (ids != NULL, NULL);
+  g_return_val_if_fail (batch > 0, NULL);
+
+  /* The arena lives as long as the tensors drawn from it: the returned one keeps it. */
+  arena = lk_arena_new (lk_stream_get_context (stream));
+  if ((x = lk_clip_text_model_embed (self, arena, stream, ids, batch, clip_skip, error)) == NULL)
+    return NULL;
 
   for (guint i = 0; i + clip_skip - 1 < self->n_layers; i++)
     {

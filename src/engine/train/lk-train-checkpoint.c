@@ -94,6 +94,10 @@ lk_train_checkpoint_save (const char          *path,
                        g_strdup_printf ("%" G_GUINT64_FORMAT, state->rng.seed));
   g_hash_table_insert (metadata, (char *) "rng_offset",
                        g_strdup_printf ("%" G_GUINT64_FORMAT, state->rng.offset));
+  g_hash_table_insert (metadata, (char *) "skipped_steps",
+                       g_strdup_printf ("%" G_GUINT64_FORMAT, state->skipped));
+  g_hash_table_insert (metadata, (char *) "loss_scale_good_steps",
+                       g_strdup_printf ("%" G_GUINT64_FORMAT, state->good_steps));
   /* 17 significant digits read back to the same double. */
   g_hash_table_insert (metadata, (char *) "loss_scale", g_strdup_printf ("%.17g", state->loss_scale));
   return lk_safetensors_write (path, entries, e, metadata, error);
@@ -150,6 +154,18 @@ lk_train_checkpoint_load (const char          *path,
       !parse_u64 (metadata, path, "rng_seed", &loaded.rng.seed, error) ||
       !parse_u64 (metadata, path, "rng_offset", &loaded.rng.offset, error))
     return FALSE;
+  /* Absent from checkpoints written before loss scaling skipped steps. */
+  if ((g_hash_table_contains (metadata, "skipped_steps") &&
+       !parse_u64 (metadata, path, "skipped_steps", &loaded.skipped, error)) ||
+      (g_hash_table_contains (metadata, "loss_scale_good_steps") &&
+       !parse_u64 (metadata, path, "loss_scale_good_steps", &loaded.good_steps, error)))
+    return FALSE;
+  if (loaded.skipped > loaded.step)
+    {
+      g_set_error (error, LK_IO_ERROR, LK_IO_ERROR_CORRUPT,
+                   "%s: the training checkpoint skipped more steps than it took", path);
+      return FALSE;
+    }
   text = g_hash_table_lookup (metadata, "loss_scale");
   errno = 0;
   if (text != NULL)

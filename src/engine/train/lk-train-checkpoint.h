@@ -4,8 +4,9 @@
  * layer NAME.lora_down.weight and NAME.lora_up.weight with their AdamW moments
  * (NAME.lora_down.exp_avg, NAME.lora_down.exp_avg_sq, the same for lora_up) and NAME.alpha, all
  * f32, so a resumed run starts from exactly the bits it stopped at; the step, the noise
- * generator's state and the loss scale go in the metadata, as decimal text that reads back to
- * the same values.
+ * generator's state and the loss scale (with its skipped and good step counts; a checkpoint
+ * without them reads as 0) go in the metadata, as decimal text that reads back to the same
+ * values.
  *
  * Copyright 2026 The Likeness authors
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,6 +23,9 @@ typedef struct
   guint64 step;        /* optimizer steps done */
   LkRng   rng;         /* the training noise and timestep generator */
   double  loss_scale;  /* dynamic loss scaling's current scale */
+  guint64 skipped;     /* steps skipped for an overflow; AdamW's own t is step − skipped */
+  guint64 good_steps;  /* steps without overflow since the scale last changed (GradScaler's
+                        * growth tracker) */
 } LkTrainState;
 
 /* Downloads every layer's tensors (recorded into @stream, which is then waited for) and writes

@@ -20,6 +20,7 @@
 
 #include <math.h>
 
+#include "lk-lora-step.h"
 #include "lk-schedule.h"
 #include "lk-unet-private.h"
 #include "lk-unet-train.h"
@@ -29,7 +30,6 @@
 #define RES_NORM_EPS     1e-5f
 #define SPATIAL_NORM_EPS 1e-6f
 #define LAYER_NORM_EPS   1e-5f
-#define MAX_GRAD_NORM    1.0
 
 /* The LoRA targets of one transformer, in the order of lk_unet_trainer_get_names(). */
 enum
@@ -98,6 +98,9 @@ typedef struct
   LkStream      *stream;
   LkTensor      *emb;
   LkTensor      *context;
+  LkTensor      *d_context;      /* f32, or NULL when not wanted */
+  gboolean       d_context_set;  /* written by a first cross-attention already */
+  LkDType        act;            /* activations and their gradients */
   GError       **error;
 } Run;
 
@@ -110,10 +113,80 @@ new_f32 (Run          *run,
 }
 
 static LkTensor *
+new_act (Run          *run,
+         guint         ndim,
+         const gint64 *shape)
+{
+  return lk_arena_tensor (run->arena, run->act, ndim, shape, run->error);
+}
+
+static LkTensor *
 new_like (Run      *run,
           LkTensor *t)
 {
-  return new_f32 (run, t->ndim, t->shape);
+  return new_act (run, t->ndim, t->shape);
+}
+
+/* The gradient of t. */
+static LkTensor *
+new_grad (Run      *run,
+          LkTensor *t)
+{
+  return new_act (run, t->ndim, t->shape);
+}
+
+/* a + b (b broadcast), in the activations' dtype. */
+static LkTensor *
+add (Run      *run,
+     LkTensor *a,
+     LkTensor *b)
+{
+  g_autoptr(LkTensor) y = new_act (run, a->ndim, a->shape);
+
+  if (y == NULL || !lk_op_add (run->stream, a, b, y, run->error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+/* A frozen convolution's forward, its output in the activations' dtype. */
+static LkTensor *
+conv (Run      *run,
+      LkTensor *x,
+      LkTensor *w,
+      LkTensor *b,
+      guint     stride)
+{
+  gint64 k = w->shape[2], padding = k == 3 ? 1 : 0;
+  LkConv2dOptions o = { stride, padding };
+  g_autoptr(LkTensor) y = new_act (run, 4, (gint64[]) {
+    x->shape[0], w->shape[0], (x->shape[2] + 2 * padding - k) / stride + 1,
+    (x->shape[3] + 2 * padding - k) / stride + 1 });
+
+  if (y == NULL || !lk_op_conv2d (run->stream, x, w, b, y, &o, run->error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+static LkTensor *
+group_norm (Run      *run,
+            LkTensor *x,
+            LkTensor *w,
+            LkTensor *b,
+            float     eps,
+            gboolean  silu)
+{
+  return lk_graph_group_norm_to (run->arena, run->stream, x, w, b, GROUPS, eps, silu, run->act,
+                                 run->error);
+}
+
+static LkTensor *
+layer_norm (Run      *run,
+            LkTensor *x,
+            LkTensor *w,
+            LkTensor *b)
+{
+  return lk_graph_layer_norm_to (run->arena, run->stream, x, w, b, LAYER_NORM_EPS, run->act,
+                                 run->error);
 }
 
 static LkTensor *
@@ -140,7 +213,9 @@ accumulate (Run       *run,
       *acc = g;
       return TRUE;
     }
-  sum = lk_graph_add (run->arena, run->stream, *acc, g, run->error);
+  if ((sum = new_grad (run, *acc)) != NULL &&
+      !lk_op_add (run->stream, *acc, g, sum, run->error))
+    g_clear_pointer (&sum, lk_tensor_unref);
   lk_tensor_unref (g);
   if (sum == NULL)
     return FALSE;
@@ -157,7 +232,7 @@ conv_dx (Run      *run,
          LkTensor *dy,
          guint     stride)
 {
-  g_autoptr(LkTensor) dx = new_like (run, x);
+  g_autoptr(LkTensor) dx = new_grad (run, x);
   LkConv2dOptions o = { stride, w->shape[2] == 3 ? 1 : 0 };
 
   if (dx == NULL || !lk_op_conv2d_backward (run->stream, x, w, dy, dx, NULL, NULL, &o, run->error))
@@ -174,7 +249,7 @@ group_norm_dx (Run      *run,
                float     eps,
                gboolean  silu)
 {
-  g_autoptr(LkTensor) dx = new_like (run, x);
+  g_autoptr(LkTensor) dx = new_grad (run, x);
 
   if (dx == NULL || !lk_op_group_norm_backward (run->stream, x, w, b, dy, dx, NULL, NULL, GROUPS,
                                                 eps, silu, run->error))
@@ -188,7 +263,7 @@ layer_norm_dx (Run      *run,
                LkTensor *w,
                LkTensor *dy)
 {
-  g_autoptr(LkTensor) dx = new_like (run, x);
+  g_autoptr(LkTensor) dx = new_grad (run, x);
 
   if (dx == NULL || !lk_op_layer_norm_backward (run->stream, x, w, dy, dx, NULL, NULL,
                                                 LAYER_NORM_EPS, run->error))
@@ -232,28 +307,24 @@ res_forward (Run                  *run,
   g_autoptr(LkTensor) h1 = NULL, e = NULL, e4 = NULL, h4 = NULL, skip = NULL;
 
   s->x = lk_tensor_ref (x);
-  if ((s->h = lk_graph_group_norm (run->arena, run->stream, x, res->in_norm_w, res->in_norm_b,
-                                   GROUPS, RES_NORM_EPS, TRUE, run->error)) == NULL ||
-      (h1 = lk_graph_conv2d (run->arena, run->stream, s->h, res->in_conv_w, res->in_conv_b, 1,
-                             run->error)) == NULL ||
+  if ((s->h = group_norm (run, x, res->in_norm_w, res->in_norm_b, RES_NORM_EPS, TRUE)) == NULL ||
+      (h1 = conv (run, s->h, res->in_conv_w, res->in_conv_b, 1)) == NULL ||
       (e = lk_graph_linear (run->arena, run->stream, run->emb, res->emb_w, res->emb_b,
                             run->error)) == NULL)
     return NULL;
   e4 = lk_tensor_view (e, 4, (gint64[]) { e->shape[0], e->shape[1], 1, 1 }, 0);
-  if ((s->h2 = lk_graph_add (run->arena, run->stream, h1, e4, run->error)) == NULL ||
-      (s->h3 = lk_graph_group_norm (run->arena, run->stream, s->h2, res->out_norm_w,
-                                    res->out_norm_b, GROUPS, RES_NORM_EPS, TRUE,
-                                    run->error)) == NULL ||
-      (h4 = lk_graph_conv2d (run->arena, run->stream, s->h3, res->out_conv_w, res->out_conv_b, 1,
-                             run->error)) == NULL)
+  if ((s->h2 = add (run, h1, e4)) == NULL ||
+      (s->h3 = group_norm (run, s->h2, res->out_norm_w, res->out_norm_b, RES_NORM_EPS,
+                           TRUE)) == NULL ||
+      (h4 = conv (run, s->h3, res->out_conv_w, res->out_conv_b, 1)) == NULL)
     return NULL;
   if (res->skip_w != NULL)
-    skip = lk_graph_conv2d (run->arena, run->stream, x, res->skip_w, res->skip_b, 1, run->error);
+    skip = conv (run, x, res->skip_w, res->skip_b, 1);
   else
     skip = lk_tensor_ref (x);
   if (skip == NULL)
     return NULL;
-  return lk_graph_add (run->arena, run->stream, skip, h4, run->error);
+  return add (run, skip, h4);
 }
 
 /* The time embedding's branch gets no gradient: nothing before it is trained. */
@@ -295,7 +366,7 @@ lora_linear (Run         *run,
 
   memcpy (shape, x->shape, x->ndim * sizeof (gint64));
   shape[x->ndim - 1] = out;
-  if ((y = new_f32 (run, x->ndim, shape)) == NULL ||
+  if ((y = new_act (run, x->ndim, shape)) == NULL ||
       !lk_lora_layer_forward (layer, run->stream, x, y, run->error))
     return NULL;
   return g_steal_pointer (&y);
@@ -309,7 +380,7 @@ lora_linear_backward (Run          *run,
                       LkTensor     *dy,
                       LkTensor    **dx)
 {
-  if (dx != NULL && (*dx = new_like (run, x)) == NULL)
+  if (dx != NULL && (*dx = new_grad (run, x)) == NULL)
     return FALSE;
   return lk_lora_layer_backward (layer, run->stream, x, dy, dx != NULL ? *dx : NULL, run->error);
 }
@@ -353,7 +424,7 @@ proj_in_forward (Run                     *run,
       !lk_op_gemm (run->stream, hid, lk_lora_layer_get_up (layer), NULL, delta,
                    &(LkGemmOptions) { FALSE, TRUE, 1.0f }, run->error))
     return NULL;
-  return lk_graph_add (run->arena, run->stream, base, delta, run->error);
+  return add (run, base, delta);
 }
 
 /* dh tokens [B, H·W, C] → d planar [B, C, H·W], and the layer's gradients. */
@@ -371,7 +442,7 @@ proj_in_backward (Run                     *run,
 
   if ((hid = proj_in_hidden (run, layer, planar)) == NULL ||
       (dhid = new_f32 (run, 2, (gint64[]) { batch * hw, r })) == NULL ||
-      (dplanar = new_like (run, planar)) == NULL)
+      (dplanar = new_grad (run, planar)) == NULL)
     return NULL;
   dh2 = view2 (dh, batch * hw, c, 0);
   hid2 = view2 (hid, batch * hw, r, 0);
@@ -448,7 +519,7 @@ proj_out_forward (Run                     *run,
   gint64 r = lk_lora_layer_get_rank (layer);
   g_autoptr(LkTensor) out = NULL, hid = NULL;
 
-  if ((out = new_f32 (run, 4, planar_shape)) == NULL ||
+  if ((out = new_act (run, 4, planar_shape)) == NULL ||
       (hid = proj_out_hidden (run, layer, tokens)) == NULL)
     return NULL;
   for (gint64 b = 0; b < batch; b++)
@@ -467,7 +538,7 @@ proj_out_forward (Run                     *run,
           !lk_op_add (run->stream, base, delta, out_b, run->error))
         return NULL;
     }
-  return lk_graph_add (run->arena, run->stream, out, t->proj_out_b, run->error);
+  return add (run, out, t->proj_out_b);
 }
 
 /* dout planar [B, C, H, W] → d tokens [B, H·W, C], and the layer's gradients. */
@@ -485,8 +556,8 @@ proj_out_backward (Run                     *run,
   g_autoptr(LkTensor) dhid2 = NULL, tokens2 = NULL, dlora2 = NULL;
 
   if ((hid = proj_out_hidden (run, layer, tokens)) == NULL ||
-      (dhid = new_like (run, hid)) == NULL ||
-      (dtokens = new_like (run, tokens)) == NULL)
+      (dhid = new_f32 (run, hid->ndim, hid->shape)) == NULL ||
+      (dtokens = new_grad (run, tokens)) == NULL)
     return NULL;
   for (gint64 b = 0; b < batch; b++)
     {
@@ -522,7 +593,7 @@ proj_out_backward (Run                     *run,
   /* dA [r, C] = dhidᵀ tokens; d tokens += dhid A */
   dhid2 = view2 (dhid, batch * hw, r, 0);
   tokens2 = view2 (tokens, batch * hw, c, 0);
-  if ((dlora = new_like (run, tokens)) == NULL)
+  if ((dlora = new_grad (run, tokens)) == NULL)
     return NULL;
   dlora2 = view2 (dlora, batch * hw, c, 0);
   if (!lk_op_gemm (run->stream, dhid2, tokens2, NULL, lk_lora_layer_get_down_grad (layer),
@@ -558,11 +629,41 @@ attention_forward (Run          *run,
       !lk_op_attention (run->stream, *q, *k, *v, *o, HEADS, head_scale (*q), run->error) ||
       (a = lora_linear (run, lora[first + 3], *o, c)) == NULL)
     return NULL;
-  return lk_graph_add (run->arena, run->stream, x, a, run->error);
+  return add (run, x, a);
+}
+
+/* Adds d of one use of the context (f32, of its shape; taken) into run->d_context. */
+static gboolean
+add_context_grad (Run      *run,
+                  LkTensor *d)
+{
+  g_autoptr(LkTensor) owned = d;
+
+  if (d == NULL)
+    return FALSE;
+  if (!run->d_context_set)
+    {
+      run->d_context_set = TRUE;
+      return lk_op_scale (run->stream, d, 1.0f, run->d_context, run->error);
+    }
+  return lk_op_add (run->stream, run->d_context, d, run->d_context, run->error);
+}
+
+/* Cross-attention's k and v backward to the context, when its gradient is wanted. */
+static gboolean
+context_backward (Run         *run,
+                  LkLoraLayer *layer,
+                  LkTensor    *dy)
+{
+  g_autoptr(LkTensor) dx = new_f32 (run, run->context->ndim, run->context->shape);
+
+  return dx != NULL &&
+         lk_lora_layer_backward (layer, run->stream, run->context, dy, dx, run->error) &&
+         add_context_grad (run, g_steal_pointer (&dx));
 }
 
 /* From d of x + attention(n): dn (and, for self-attention, the k and v paths added to it).
- * Cross-attention's context gets no gradient. */
+ * Cross-attention's k and v paths go into run->d_context when it is wanted. */
 static LkTensor *
 attention_backward (Run          *run,
                     LkLoraLayer **lora,
@@ -580,15 +681,24 @@ attention_backward (Run          *run,
   g_autoptr(LkTensor) dn_v = NULL;
 
   if (!lora_linear_backward (run, lora[first + 3], o, dy, &d_o) ||
-      (dq = new_like (run, q)) == NULL || (dk = new_like (run, k)) == NULL ||
-      (dv = new_like (run, v)) == NULL ||
+      (dq = new_grad (run, q)) == NULL || (dk = new_grad (run, k)) == NULL ||
+      (dv = new_grad (run, v)) == NULL ||
       !lk_op_attention_backward (run->stream, q, k, v, o, d_o, dq, dk, dv, HEADS, head_scale (q),
                                  FALSE, run->error))
     return NULL;
   g_clear_pointer (&d_o, lk_tensor_unref);
-  if (!lora_linear_backward (run, lora[first], n, dq, &dn) ||
-      !lora_linear_backward (run, lora[first + 1], source, dk, self_attention ? &dn_k : NULL) ||
-      !lora_linear_backward (run, lora[first + 2], source, dv, self_attention ? &dn_v : NULL))
+  if (!lora_linear_backward (run, lora[first], n, dq, &dn))
+    return NULL;
+  if (!self_attention && run->d_context != NULL)
+    {
+      if (!context_backward (run, lora[first + 1], dk) ||
+          !context_backward (run, lora[first + 2], dv))
+        return NULL;
+    }
+  else if (!lora_linear_backward (run, lora[first + 1], source, dk,
+                                  self_attention ? &dn_k : NULL) ||
+           !lora_linear_backward (run, lora[first + 2], source, dv,
+                                  self_attention ? &dn_v : NULL))
     return NULL;
   if (self_attention &&
       (!accumulate (run, &dn, g_steal_pointer (&dn_k)) ||
@@ -608,29 +718,25 @@ transformer_forward (Run                     *run,
   g_autoptr(LkTensor) planar = NULL, f2 = NULL, out = NULL;
 
   s->x = lk_tensor_ref (x);
-  if ((s->n = lk_graph_group_norm (run->arena, run->stream, x, t->norm_w, t->norm_b, GROUPS,
-                                   SPATIAL_NORM_EPS, FALSE, run->error)) == NULL)
+  if ((s->n = group_norm (run, x, t->norm_w, t->norm_b, SPATIAL_NORM_EPS, FALSE)) == NULL)
     return NULL;
   planar = lk_tensor_view (s->n, 3, (gint64[]) { batch, c, hw }, 0);
   if ((s->h = proj_in_forward (run, t, lora[L_PROJ_IN], planar)) == NULL ||
-      (s->n1 = lk_graph_layer_norm (run->arena, run->stream, s->h, t->ln1_w, t->ln1_b,
-                                    LAYER_NORM_EPS, run->error)) == NULL ||
+      (s->n1 = layer_norm (run, s->h, t->ln1_w, t->ln1_b)) == NULL ||
       (s->h1 = attention_forward (run, lora, L_Q1, s->h, s->n1, s->n1, &s->q1, &s->k1, &s->v1,
                                   &s->o1)) == NULL ||
-      (s->n2 = lk_graph_layer_norm (run->arena, run->stream, s->h1, t->ln2_w, t->ln2_b,
-                                    LAYER_NORM_EPS, run->error)) == NULL ||
+      (s->n2 = layer_norm (run, s->h1, t->ln2_w, t->ln2_b)) == NULL ||
       (s->h2 = attention_forward (run, lora, L_Q2, s->h1, s->n2, run->context, &s->q2, &s->k2,
                                   &s->v2, &s->o2)) == NULL ||
-      (s->n3 = lk_graph_layer_norm (run->arena, run->stream, s->h2, t->ln3_w, t->ln3_b,
-                                    LAYER_NORM_EPS, run->error)) == NULL ||
+      (s->n3 = layer_norm (run, s->h2, t->ln3_w, t->ln3_b)) == NULL ||
       (s->f1 = lora_linear (run, lora[L_FF1], s->n3, 8 * c)) == NULL ||
-      (s->g = new_f32 (run, 3, (gint64[]) { batch, hw, 4 * c })) == NULL ||
+      (s->g = new_act (run, 3, (gint64[]) { batch, hw, 4 * c })) == NULL ||
       !lk_op_geglu (run->stream, s->f1, s->g, run->error) ||
       (f2 = lora_linear (run, lora[L_FF2], s->g, c)) == NULL ||
-      (s->h3 = lk_graph_add (run->arena, run->stream, s->h2, f2, run->error)) == NULL ||
+      (s->h3 = add (run, s->h2, f2)) == NULL ||
       (out = proj_out_forward (run, t, lora[L_PROJ_OUT], s->h3, x->shape)) == NULL)
     return NULL;
-  return lk_graph_add (run->arena, run->stream, out, x, run->error);
+  return add (run, out, x);
 }
 
 static LkTensor *
@@ -648,7 +754,7 @@ transformer_backward (Run                     *run,
   dout3 = lk_tensor_view (dout, 3, (gint64[]) { batch, c, hw }, 0);
   if ((dh = proj_out_backward (run, t, lora[L_PROJ_OUT], s->h3, dout3)) == NULL ||
       !lora_linear_backward (run, lora[L_FF2], s->g, dh, &dg) ||
-      (df1 = new_like (run, s->f1)) == NULL ||
+      (df1 = new_grad (run, s->f1)) == NULL ||
       !lk_op_geglu_backward (run->stream, s->f1, dg, df1, run->error))
     return NULL;
   g_clear_pointer (&dg, lk_tensor_unref);
@@ -706,16 +812,14 @@ block_forward (Run               *run,
   if (block->attn != NULL)
     STEP (transformer_forward (run, block->attn, run->self->lora[slot], h, &state->attn));
   if (block->down_w != NULL)
-    STEP (lk_graph_conv2d (run->arena, run->stream, h, block->down_w, block->down_b, 2,
-                           run->error));
+    STEP (conv (run, h, block->down_w, block->down_b, 2));
   if (block->up_w != NULL)
     {
-      state->up = new_f32 (run, 4, (gint64[]) { h->shape[0], h->shape[1], 2 * h->shape[2],
+      state->up = new_act (run, 4, (gint64[]) { h->shape[0], h->shape[1], 2 * h->shape[2],
                                                 2 * h->shape[3] });
       if (state->up == NULL || !lk_op_upsample_nearest2x (run->stream, h, state->up, run->error))
         return NULL;
-      STEP (lk_graph_conv2d (run->arena, run->stream, state->up, block->up_w, block->up_b, 1,
-                             run->error));
+      STEP (conv (run, state->up, block->up_w, block->up_b, 1));
     }
 #undef STEP
   return g_steal_pointer (&h);
@@ -757,7 +861,7 @@ block_backward (Run        *run,
       g_autoptr(LkTensor) dx = NULL;
 
       STEP (conv_dx (run, state->up, block->up_w, d, 1));
-      dx = new_f32 (run, 4, (gint64[]) { d->shape[0], d->shape[1], d->shape[2] / 2,
+      dx = new_act (run, 4, (gint64[]) { d->shape[0], d->shape[1], d->shape[2] / 2,
                                          d->shape[3] / 2 });
       if (dx == NULL || !lk_op_upsample_nearest2x_backward (run->stream, d, dx, run->error))
         return NULL;
@@ -794,8 +898,7 @@ forward_backward (Run       *run,
 
   lk_unet_get_out_layers (self->unet, &out_norm_w, &out_norm_b, &out_conv_w, &out_conv_b);
 
-  if ((h = lk_graph_conv2d (run->arena, run->stream, x_t, encoder->conv_in_w,
-                            encoder->conv_in_b, 1, run->error)) == NULL)
+  if ((h = conv (run, x_t, encoder->conv_in_w, encoder->conv_in_b, 1)) == NULL)
     goto out;
   skips[0] = lk_tensor_ref (h);
   for (guint slot = 1; slot < N_SLOTS; slot++)
@@ -807,7 +910,7 @@ forward_backward (Run       *run,
           guint index = LK_UNET_N_INPUT_BLOCKS - 1 - (slot - SLOT_OUTPUT (0));
           LkTensor *skip = skips[index];
 
-          states[slot].input = new_f32 (run, 4, (gint64[]) { h->shape[0],
+          states[slot].input = new_act (run, 4, (gint64[]) { h->shape[0],
                                                               h->shape[1] + skip->shape[1],
                                                               h->shape[2], h->shape[3] });
           if (states[slot].input == NULL ||
@@ -826,13 +929,13 @@ forward_backward (Run       *run,
         skips[slot] = lk_tensor_ref (h);
     }
 
-  if ((o = lk_graph_group_norm (run->arena, run->stream, h, out_norm_w, out_norm_b, GROUPS,
-                                RES_NORM_EPS, TRUE, run->error)) == NULL ||
+  /* The prediction and the loss stay f32. */
+  if ((o = group_norm (run, h, out_norm_w, out_norm_b, RES_NORM_EPS, TRUE)) == NULL ||
       (eps = lk_graph_conv2d (run->arena, run->stream, o, out_conv_w, out_conv_b, 1,
                               run->error)) == NULL ||
-      (diff = new_like (run, eps)) == NULL ||
+      (diff = new_f32 (run, eps->ndim, eps->shape)) == NULL ||
       !lk_op_binary (run->stream, LK_BINARY_SUB, eps, target, diff, run->error) ||
-      (dpred = new_like (run, eps)) == NULL ||
+      (dpred = new_grad (run, eps)) == NULL ||
       !lk_op_scale (run->stream, diff, d_scale, dpred, run->error))
     goto out;
   if (loss != NULL &&
@@ -874,11 +977,11 @@ forward_backward (Run       *run,
         {
           guint index = LK_UNET_N_INPUT_BLOCKS - 1 - (slot - SLOT_OUTPUT (0));
           LkTensor *skip = skips[index];
-          g_autoptr(LkTensor) dh = new_f32 (run, 4, (gint64[]) { d->shape[0],
+          g_autoptr(LkTensor) dh = new_act (run, 4, (gint64[]) { d->shape[0],
                                                                  d->shape[1] - skip->shape[1],
                                                                  d->shape[2], d->shape[3] });
 
-          if (dh == NULL || (dskips[index] = new_like (run, skip)) == NULL ||
+          if (dh == NULL || (dskips[index] = new_grad (run, skip)) == NULL ||
               !lk_op_concat_channels_backward (run->stream, d, dh, dskips[index], run->error))
             goto out;
           lk_tensor_unref (d);
@@ -981,7 +1084,10 @@ lk_unet_trainer_new (LkStream                  *stream,
   self->names = g_ptr_array_new_with_free_func (g_free);
   self->schedule = lk_schedule_new_sd15 ();
   lk_rng_init (&self->state.rng, options->seed);
-  self->state.loss_scale = 1.0;
+  /* f32 training needs no scaling: its gradients neither underflow nor overflow. */
+  if (!options->f16_activations)
+    self->options.loss_scaling.dynamic = FALSE;
+  self->state.loss_scale = options->f16_activations ? options->loss_scaling.initial_scale : 1.0;
 
   encoder = lk_unet_get_encoder (unet);
   output = lk_unet_get_output_blocks (unet);
@@ -1058,6 +1164,12 @@ lk_unet_trainer_get_state (LkUnetTrainer *self)
   return &self->state;
 }
 
+const LkUnetTrainOptions *
+lk_unet_trainer_get_options (LkUnetTrainer *self)
+{
+  return &self->options;
+}
+
 gboolean
 lk_unet_trainer_backward (LkUnetTrainer  *self,
                           LkStream       *stream,
@@ -1070,10 +1182,29 @@ lk_unet_trainer_backward (LkUnetTrainer  *self,
                           double         *loss,
                           GError        **error)
 {
+  return lk_unet_trainer_backward_full (self, stream, x_t, timesteps, context, target, weight,
+                                        accumulate_grads, NULL, loss, error);
+}
+
+gboolean
+lk_unet_trainer_backward_full (LkUnetTrainer  *self,
+                               LkStream       *stream,
+                               LkTensor       *x_t,
+                               LkTensor       *timesteps,
+                               LkTensor       *context,
+                               LkTensor       *target,
+                               float           weight,
+                               gboolean        accumulate_grads,
+                               LkTensor       *d_context,
+                               double         *loss,
+                               GError        **error)
+{
   const LkUnetEncoder *encoder;
+  LkLoraLayer **layers;
   g_autoptr(LkArena) arena = NULL;
   g_autoptr(GPtrArray) saved = NULL;
-  Run run = { self, NULL, stream, NULL, context, error };
+  Run run = { self, NULL, stream, NULL, context, d_context, FALSE, LK_DTYPE_F32, error };
+  gboolean ok;
 
   g_return_val_if_fail (self != NULL && stream != NULL, FALSE);
   g_return_val_if_fail (x_t != NULL && timesteps != NULL && context != NULL && target != NULL,
@@ -1093,52 +1224,38 @@ lk_unet_trainer_backward (LkUnetTrainer  *self,
                    "unet training: target %s where the prediction is %s", dt, dx);
       return FALSE;
     }
+  if (d_context != NULL && (d_context->dtype != LK_DTYPE_F32 ||
+                            !lk_tensor_same_shape (d_context, context) ||
+                            !lk_tensor_is_contiguous (d_context)))
+    {
+      g_autofree char *dd = lk_tensor_describe (d_context);
+      g_autofree char *dc = lk_tensor_describe (context);
+
+      g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
+                   "unet training: the context's gradient %s must be f32, contiguous and of the "
+                   "context's shape %s", dd, dc);
+      return FALSE;
+    }
 
   /* The layers write their gradients: keep the sums so far to add them back. */
-  if (accumulate_grads)
-    {
-      saved = g_ptr_array_new_with_free_func ((GDestroyNotify) lk_tensor_unref);
-      for (guint i = 0; i < self->layers->len; i++)
-        for (guint up = 0; up < 2; up++)
-          {
-            LkLoraLayer *layer = self->layers->pdata[i];
-            LkTensor *grad = up ? lk_lora_layer_get_up_grad (layer)
-                                : lk_lora_layer_get_down_grad (layer);
-            LkTensor *copy = lk_tensor_new (lk_stream_get_context (stream), LK_DTYPE_F32,
-                                            grad->ndim, grad->shape, error);
-
-            if (copy == NULL || !lk_op_scale (stream, grad, 1.0f, copy, error))
-              {
-                g_clear_pointer (&copy, lk_tensor_unref);
-                return FALSE;
-              }
-            g_ptr_array_add (saved, copy);
-          }
-    }
+  layers = (LkLoraLayer **) self->layers->pdata;
+  if (accumulate_grads &&
+      (saved = lk_lora_grads_save (stream, layers, self->layers->len, error)) == NULL)
+    return FALSE;
 
   arena = lk_arena_new (lk_stream_get_context (stream));
   run.arena = arena;
+  run.act = self->options.f16_activations ? LK_DTYPE_F16 : LK_DTYPE_F32;
   if ((run.emb = lk_unet_encoder_embed (encoder, arena, stream, timesteps, error)) == NULL)
     return FALSE;
-  if (!forward_backward (&run, x_t, target, 2.0f * weight / lk_tensor_numel (target), loss))
-    {
-      g_clear_pointer (&run.emb, lk_tensor_unref);
-      return FALSE;
-    }
+  /* dL/dε̂ carries the loss scale: every gradient after it is S times the loss's. */
+  ok = forward_backward (&run, x_t, target,
+                         2.0 * weight * self->state.loss_scale / lk_tensor_numel (target), loss);
   g_clear_pointer (&run.emb, lk_tensor_unref);
-
-  if (saved != NULL)
-    for (guint i = 0; i < self->layers->len; i++)
-      for (guint up = 0; up < 2; up++)
-        {
-          LkLoraLayer *layer = self->layers->pdata[i];
-          LkTensor *grad = up ? lk_lora_layer_get_up_grad (layer)
-                              : lk_lora_layer_get_down_grad (layer);
-
-          if (!lk_op_add (stream, grad, saved->pdata[2 * i + up], grad, error))
-            return FALSE;
-        }
-  return TRUE;
+  if (!ok)
+    return FALSE;
+  g_assert (d_context == NULL || run.d_context_set);
+  return saved == NULL || lk_lora_grads_add_saved (stream, layers, self->layers->len, saved, error);
 }
 
 gboolean
@@ -1146,29 +1263,23 @@ lk_unet_trainer_apply (LkUnetTrainer  *self,
                        LkStream       *stream,
                        GError        **error)
 {
-  g_autoptr(GPtrArray) grads = g_ptr_array_new ();
-  g_autoptr(LkTensor) stats = NULL;
-  LkAdamWOptions options = LK_ADAMW_OPTIONS_DEFAULT;
+  return lk_unet_trainer_apply_full (self, stream, NULL, error);
+}
+
+gboolean
+lk_unet_trainer_apply_full (LkUnetTrainer     *self,
+                            LkStream          *stream,
+                            LkLoraStepResult  *result,
+                            GError           **error)
+{
+  LkLoraGroup group;
 
   g_return_val_if_fail (self != NULL && stream != NULL, FALSE);
 
-  for (guint i = 0; i < self->layers->len; i++)
-    {
-      g_ptr_array_add (grads, lk_lora_layer_get_down_grad (self->layers->pdata[i]));
-      g_ptr_array_add (grads, lk_lora_layer_get_up_grad (self->layers->pdata[i]));
-    }
-  if ((stats = lk_tensor_new (lk_stream_get_context (stream), LK_DTYPE_F32, 1, (gint64[]) { 2 },
-                              error)) == NULL ||
-      !lk_op_grad_stats (stream, (LkTensor **) grads->pdata, grads->len, stats, error))
-    return FALSE;
-  options.lr = self->options.lr;
-  options.step = self->state.step + 1;
-  options.max_grad_norm = MAX_GRAD_NORM;
-  for (guint i = 0; i < self->layers->len; i++)
-    if (!lk_lora_layer_step (self->layers->pdata[i], stream, stats, &options, error))
-      return FALSE;
-  self->state.step++;
-  return TRUE;
+  group = (LkLoraGroup) { (LkLoraLayer **) self->layers->pdata, self->layers->len,
+                          self->options.lr };
+  return lk_lora_step (stream, &group, 1, &self->state, &self->options.loss_scaling, result,
+                       error);
 }
 
 void
@@ -1193,6 +1304,68 @@ lk_unet_trainer_sample (LkUnetTrainer *self,
 }
 
 gboolean
+lk_unet_trainer_noise (LkUnetTrainer  *self,
+                       LkStream       *stream,
+                       LkTensor       *x0,
+                       LkTensor      **x_t,
+                       LkTensor      **timesteps,
+                       LkTensor      **noise,
+                       GError        **error)
+{
+  LkContext *ctx;
+  gint64 batch, coef_shape[4];
+  g_autofree float *noise_data = NULL, *t_data = NULL, *ca = NULL, *cs = NULL;
+  g_autoptr(LkTensor) n = NULL, t = NULL, a = NULL, s = NULL, xa = NULL, ns = NULL, xt = NULL;
+
+  g_return_val_if_fail (self != NULL && stream != NULL && x0 != NULL, FALSE);
+  g_return_val_if_fail (x_t != NULL && timesteps != NULL && noise != NULL, FALSE);
+
+  if (x0->ndim != 4)
+    {
+      g_autofree char *dx = lk_tensor_describe (x0);
+
+      g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
+                   "unet training: latents %s where [B, C, h, w] was expected", dx);
+      return FALSE;
+    }
+  ctx = lk_stream_get_context (stream);
+  batch = x0->shape[0];
+  coef_shape[0] = batch;
+  coef_shape[1] = coef_shape[2] = coef_shape[3] = 1;
+  noise_data = g_new (float, lk_tensor_numel (x0));
+  t_data = g_new (float, batch);
+  ca = g_new (float, batch);
+  cs = g_new (float, batch);
+  lk_unet_trainer_sample (self, x0->shape, noise_data, t_data);
+  for (gint64 b = 0; b < batch; b++)
+    {
+      double ab = lk_schedule_get_alpha_cumprod (self->schedule, (guint) t_data[b]);
+
+      ca[b] = sqrt (ab);
+      cs[b] = sqrt (1.0 - ab);
+    }
+  if ((n = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x0->shape, error)) == NULL ||
+      !lk_tensor_upload_f32 (n, stream, noise_data, error) ||
+      (t = lk_tensor_new (ctx, LK_DTYPE_F32, 1, &batch, error)) == NULL ||
+      !lk_tensor_upload_f32 (t, stream, t_data, error) ||
+      (a = lk_tensor_new (ctx, LK_DTYPE_F32, 4, coef_shape, error)) == NULL ||
+      !lk_tensor_upload_f32 (a, stream, ca, error) ||
+      (s = lk_tensor_new (ctx, LK_DTYPE_F32, 4, coef_shape, error)) == NULL ||
+      !lk_tensor_upload_f32 (s, stream, cs, error) ||
+      (xa = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x0->shape, error)) == NULL ||
+      (ns = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x0->shape, error)) == NULL ||
+      (xt = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x0->shape, error)) == NULL ||
+      !lk_op_mul (stream, x0, a, xa, error) ||
+      !lk_op_mul (stream, n, s, ns, error) ||
+      !lk_op_add (stream, xa, ns, xt, error))
+    return FALSE;
+  *x_t = g_steal_pointer (&xt);
+  *timesteps = g_steal_pointer (&t);
+  *noise = g_steal_pointer (&n);
+  return TRUE;
+}
+
+gboolean
 lk_unet_train_step (LkUnetTrainer  *self,
                     LkStream       *stream,
                     guint           n_micro,
@@ -1201,56 +1374,17 @@ lk_unet_train_step (LkUnetTrainer  *self,
                     double         *loss,
                     GError        **error)
 {
-  LkContext *ctx;
   double total = 0;
 
   g_return_val_if_fail (self != NULL && stream != NULL && n_micro > 0, FALSE);
 
-  ctx = lk_stream_get_context (stream);
   for (guint i = 0; i < n_micro; i++)
     {
-      LkTensor *x = x0[i];
-      gint64 batch = x->shape[0];
-      gint64 coef_shape[4] = { batch, 1, 1, 1 };
-      g_autofree float *noise_data = NULL, *t_data = g_new (float, batch);
-      g_autofree float *ca = g_new (float, batch), *cs = g_new (float, batch);
-      g_autoptr(LkTensor) noise = NULL, t = NULL, a = NULL, s = NULL, xa = NULL, ns = NULL;
-      g_autoptr(LkTensor) x_t = NULL;
+      g_autoptr(LkTensor) x_t = NULL, t = NULL, noise = NULL;
       double micro_loss;
 
-      if (x->ndim != 4)
-        {
-          g_autofree char *dx = lk_tensor_describe (x);
-
-          g_set_error (error, LK_OP_ERROR, LK_OP_ERROR_SHAPE,
-                       "unet training: latents %s where [B, C, h, w] was expected", dx);
-          return FALSE;
-        }
-      noise_data = g_new (float, lk_tensor_numel (x));
-      lk_unet_trainer_sample (self, x->shape, noise_data, t_data);
-      for (gint64 b = 0; b < batch; b++)
-        {
-          double ab = lk_schedule_get_alpha_cumprod (self->schedule, (guint) t_data[b]);
-
-          ca[b] = sqrt (ab);
-          cs[b] = sqrt (1.0 - ab);
-        }
-      if ((noise = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x->shape, error)) == NULL ||
-          !lk_tensor_upload_f32 (noise, stream, noise_data, error) ||
-          (t = lk_tensor_new (ctx, LK_DTYPE_F32, 1, &batch, error)) == NULL ||
-          !lk_tensor_upload_f32 (t, stream, t_data, error) ||
-          (a = lk_tensor_new (ctx, LK_DTYPE_F32, 4, coef_shape, error)) == NULL ||
-          !lk_tensor_upload_f32 (a, stream, ca, error) ||
-          (s = lk_tensor_new (ctx, LK_DTYPE_F32, 4, coef_shape, error)) == NULL ||
-          !lk_tensor_upload_f32 (s, stream, cs, error) ||
-          (xa = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x->shape, error)) == NULL ||
-          (ns = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x->shape, error)) == NULL ||
-          (x_t = lk_tensor_new (ctx, LK_DTYPE_F32, 4, x->shape, error)) == NULL ||
-          !lk_op_mul (stream, x, a, xa, error) ||
-          !lk_op_mul (stream, noise, s, ns, error) ||
-          !lk_op_add (stream, xa, ns, x_t, error))
-        return FALSE;
-      if (!lk_unet_trainer_backward (self, stream, x_t, t, context[i], noise, 1.0f / n_micro,
+      if (!lk_unet_trainer_noise (self, stream, x0[i], &x_t, &t, &noise, error) ||
+          !lk_unet_trainer_backward (self, stream, x_t, t, context[i], noise, 1.0f / n_micro,
                                      i > 0, &micro_loss, error))
         return FALSE;
       total += micro_loss;

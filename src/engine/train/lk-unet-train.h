@@ -12,6 +12,7 @@
 #pragma once
 
 #include "lk-lora-layer.h"
+#include "lk-lora-step.h"
 #include "lk-train-checkpoint.h"
 #include "lk-unet.h"
 
@@ -24,9 +25,16 @@ typedef struct
   double   lr;             /* EasyPhoto: 1e-4, constant */
   gboolean checkpointing;  /* recompute each block's forward in the backward: less memory */
   guint64  seed;           /* the LoRA initialisation and the noise / timestep generator */
+  /* Activations, and the gradients of activations, stored in f16 (norm statistics, attention
+   * softmax, the prediction and loss, the LoRA and optimizer state stay f32), with the loss
+   * scaled by state.loss_scale, from loss_scaling.initial_scale; dynamic scaling adjusts it and
+   * skips a step on overflow. f32 training keeps the scale at 1. */
+  gboolean           f16_activations;
+  LkLossScaleOptions loss_scaling;
 } LkUnetTrainOptions;
 
-#define LK_UNET_TRAIN_OPTIONS_DEFAULT ((LkUnetTrainOptions) { 128, 64.0f, 1e-4, TRUE, 0 })
+#define LK_UNET_TRAIN_OPTIONS_DEFAULT \
+  ((LkUnetTrainOptions) { 128, 64.0f, 1e-4, TRUE, 0, FALSE, { TRUE, 65536.0, 2.0, 0.5, 2000 } })
 
 typedef struct _LkUnetTrainer LkUnetTrainer;
 
@@ -46,7 +54,7 @@ void           lk_unet_trainer_set_checkpointing (LkUnetTrainer      *self,
 guint          lk_unet_trainer_get_n_layers (LkUnetTrainer           *self);
 LkLoraLayer  **lk_unet_trainer_get_layers  (LkUnetTrainer            *self);
 const char * const *lk_unet_trainer_get_names (LkUnetTrainer         *self);
-/* Step count and the noise generator: what a training checkpoint saves. */
+/* Step count, the noise generator and the loss scale: what a training checkpoint saves. */
 LkTrainState  *lk_unet_trainer_get_state   (LkUnetTrainer            *self);
 
 /* One forward and backward: ε̂ = UNet(x_t, timesteps, context) with the LoRA, loss
@@ -63,11 +71,31 @@ gboolean       lk_unet_trainer_backward    (LkUnetTrainer            *self,
                                             gboolean                  accumulate,
                                             double                   *loss,
                                             GError                  **error);
+/* The same, and when @d_context is not NULL (f32, the shape of @context), dL/d(context)
+ * written into it through every cross-attention's k and v projections, base and LoRA, for a
+ * text encoder's backward. Like the LoRA gradients it is multiplied by the loss scale. */
+gboolean       lk_unet_trainer_backward_full (LkUnetTrainer          *self,
+                                              LkStream               *stream,
+                                              LkTensor               *x_t,
+                                              LkTensor               *timesteps,
+                                              LkTensor               *context,
+                                              LkTensor               *target,
+                                              float                   weight,
+                                              gboolean                accumulate,
+                                              LkTensor               *d_context,
+                                              double                 *loss,
+                                              GError                **error);
 /* Clips the gradients by their global norm (1.0) and takes one AdamW step (β 0.9 / 0.999,
- * eps 1e-8, weight decay 1e-2, the trainer's learning rate) of every LoRA parameter. */
+ * eps 1e-8, weight decay 1e-2, the trainer's learning rate) of every LoRA parameter, as
+ * lk_lora_step() does (an overflow skips the step). The _full variant says what it did. */
 gboolean       lk_unet_trainer_apply       (LkUnetTrainer            *self,
                                             LkStream                 *stream,
                                             GError                  **error);
+gboolean       lk_unet_trainer_apply_full  (LkUnetTrainer            *self,
+                                            LkStream                 *stream,
+                                            LkLoraStepResult         *result,
+                                            GError                  **error);
+const LkUnetTrainOptions *lk_unet_trainer_get_options (LkUnetTrainer *self);
 
 /* What a training step draws from the trainer's generator for latents of @shape [B, C, h, w]:
  * noise (B·C·h·w standard normals, one call) and then B integer timesteps in [0, 1000) (one
@@ -77,10 +105,21 @@ void           lk_unet_trainer_sample      (LkUnetTrainer            *self,
                                             float                    *noise,
                                             float                    *timesteps);
 
-/* One optimizer step over @n_micro micro-batches (gradient accumulation): for each, noise and
- * timesteps from lk_unet_trainer_sample(), x_t = √ᾱ x0 + √(1 − ᾱ) ε, loss MSE(ε̂, ε) / n_micro
- * and its backward; then lk_unet_trainer_apply(). x0[i] [B, 4, h, w], context[i] [B, n, 768].
- * *loss gets the mean MSE over the micro-batches. */
+/* One micro-batch's noising: noise and timesteps from lk_unet_trainer_sample() for x0
+ * [B, C, h, w], and x_t = √ᾱ x0 + √(1 − ᾱ) ε recorded into @stream; new f32 tensors x_t (as x0),
+ * timesteps [B] and the noise ε (as x0), the training target. */
+gboolean       lk_unet_trainer_noise       (LkUnetTrainer            *self,
+                                            LkStream                 *stream,
+                                            LkTensor                 *x0,
+                                            LkTensor                **x_t,
+                                            LkTensor                **timesteps,
+                                            LkTensor                **noise,
+                                            GError                  **error);
+
+/* One optimizer step over @n_micro micro-batches (gradient accumulation): for each,
+ * lk_unet_trainer_noise(), loss MSE(ε̂, ε) / n_micro and its backward; then
+ * lk_unet_trainer_apply(). x0[i] [B, 4, h, w], context[i] [B, n, 768]. *loss gets the mean MSE
+ * over the micro-batches. */
 gboolean       lk_unet_train_step          (LkUnetTrainer            *self,
                                             LkStream                 *stream,
                                             guint                     n_micro,
