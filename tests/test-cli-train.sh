@@ -50,7 +50,7 @@ echo "easyphoto_face, easyphoto, 1person" >"$dir/photos/notes.txt"
 if [ ! -f "$vocab" ] || [ $photos_found = 0 ]; then
   for i in 5 6 7 8 9 10 11 12; do skip "CLIP vocabulary or test photos not found under $shared"; done
 else
-  common="--vocab $vocab --caption easyphoto_face,_easyphoto,_1person --size 64 --rank 4 --alpha 4 --te-lr 0 --no-checkpointing --seed 5"
+  common="--vocab $vocab --caption easyphoto_face,_easyphoto,_1person --size 64 --rank 4 --alpha 4 --no-checkpointing --seed 5"
 
   printf 'not a photo' >"$dir/empty/broken.jpg"
   expect_fail "a file that is not an image" "broken.jpg cannot be used" train-lora --model "$dir/tiny.safetensors" --images "$dir/empty" $common $bad
@@ -66,9 +66,10 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(text)) + text + bytes(8 * le
 EOF
   expect_fail "an SD2 model" "Stable Diffusion 2" train-lora --model "$dir/sd2.safetensors" --images "$dir/photos" $common $bad
 
-  # Training: 4 steps of 2 micro-batches, a checkpoint at step 2 and at the end.
-  if "$cli" train-lora --model "$dir/tiny.safetensors" --images "$dir/photos" $common --steps 4 --accum 2 --save-every 2 -o "$dir/face.safetensors" >"$dir/out" 2>&1 &&
-     grep -q "skipping notes.txt" "$dir/out" &&
+  # Training, the text encoder too, f16 activations: 4 steps of 2 micro-batches, checkpoints at
+  # step 2 and at the end.
+  if "$cli" train-lora --model "$dir/tiny.safetensors" --images "$dir/photos" $common --steps 4 --accum 2 --save-every 2 --f16 -o "$dir/face.safetensors" >"$dir/out" 2>&1 &&
+     grep -q "skipping notes.txt" "$dir/out" && grep -q "text encoder lr 5e-05, .*f16 activations" "$dir/out" &&
      grep -q "^step 4/4  loss [0-9.]*  [0-9.]* s/step  ETA .*  peak [0-9]* MiB" "$dir/out" &&
      grep -q "checkpoint written to $dir/face.train-checkpoint" "$dir/out" &&
      [ -f "$dir/face.safetensors" ] && [ -f "$dir/face.train-checkpoint" ]; then
@@ -83,7 +84,8 @@ EOF
     not_ok "txt2img --lora loads the trained LoRA, every module matched"
   fi
 
-  # Ctrl-C after step 2 of 8: a checkpoint, no LoRA, status 130; --resume finishes.
+  # Ctrl-C after step 2 of 8 (the UNet only): a checkpoint, no LoRA, status 130; --resume finishes.
+  common="$common --te-lr 0"
   "$cli" train-lora --model "$dir/tiny.safetensors" --images "$dir/photos" $common --steps 8 --accum 1 --save-every 0 -o "$dir/stop.safetensors" >"$dir/out" 2>&1 &
   pid=$!
   i=0

@@ -174,7 +174,7 @@ lk_cli_train_lora (int    argc,
   int save_every = o.save_every;
   double alpha = o.alpha, lr = o.lr, te_lr = o.te_lr;
   gint64 seed = -1;
-  gboolean no_checkpointing = FALSE;
+  gboolean no_checkpointing = FALSE, f16 = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "SD1.x checkpoint (.safetensors, .ckpt) or diffusers folder", "CKPT" },
     { "images", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &image_specs, "A folder of photos, or one photo (repeatable)", "DIR" },
@@ -191,6 +191,7 @@ lk_cli_train_lora (int    argc,
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (default: a random one)", "S" },
     { "save-every", 0, 0, G_OPTION_ARG_INT, &save_every, "A checkpoint every N steps (100; 0: only at the end or on Ctrl-C)", "N" },
     { "no-checkpointing", 0, 0, G_OPTION_ARG_NONE, &no_checkpointing, "No gradient checkpointing: faster, more GPU memory", NULL },
+    { "f16", 0, 0, G_OPTION_ARG_NONE, &f16, "f16 activations with dynamic loss scaling (EasyPhoto's fp16 mixed precision): less GPU memory", NULL },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint, "Where training checkpoints go (default: OUT without .safetensors, plus .train-checkpoint)", "FILE" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, "Continue from a training checkpoint (its seed is kept)", "FILE" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The LoRA to write (kohya .safetensors)", "OUT" },
@@ -237,6 +238,7 @@ lk_cli_train_lora (int    argc,
   o.seed = seed >= 0 ? (guint64) seed : g_random_int ();
   o.save_every = save_every;
   o.checkpointing = !no_checkpointing;
+  o.f16_activations = f16;
 
   /* Everything that can be checked before the model loads is. */
   if ((images = collect_images (image_specs, &error)) == NULL)
@@ -262,10 +264,16 @@ lk_cli_train_lora (int    argc,
   lk_lora_train_job_set_checkpoint (job, checkpoint);
   lk_lora_train_job_set_resume (job, resume);
   lk_lora_train_job_set_base_model (job, model);
-  fprintf (stderr, "Training a rank %u (alpha %g) LoRA on %u photos at %u², %u steps × %u "
-           "micro-batches of %u, lr %g, seed %" G_GUINT64_FORMAT "%s\n", o.rank, o.alpha,
-           lk_lora_train_job_get_n_images (job), o.size, o.steps, o.accumulation, o.batch, o.lr,
-           o.seed, o.checkpointing ? "" : ", no gradient checkpointing");
+  {
+    g_autofree char *te = o.te_lr > 0 ? g_strdup_printf ("text encoder lr %g", o.te_lr)
+                                      : g_strdup ("text encoder frozen");
+
+    fprintf (stderr, "Training a rank %u (alpha %g) LoRA on %u photos at %u², %u steps × %u "
+             "micro-batches of %u, UNet lr %g, %s, seed %" G_GUINT64_FORMAT "%s%s\n", o.rank,
+             o.alpha, lk_lora_train_job_get_n_images (job), o.size, o.steps, o.accumulation,
+             o.batch, o.lr, te, o.seed, o.checkpointing ? "" : ", no gradient checkpointing",
+             o.f16_activations ? ", f16 activations" : "");
+  }
 
   loop = g_main_loop_new (NULL, FALSE);
   cancellable = g_cancellable_new ();

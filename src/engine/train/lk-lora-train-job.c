@@ -16,7 +16,7 @@
 #include "lk-lora-train-job.h"
 #include "lk-rng.h"
 #include "lk-schedule.h"
-#include "lk-unet-train.h"
+#include "lk-sd-train.h"
 
 G_DEFINE_QUARK (lk-train-error-quark, lk_train_error)
 
@@ -56,13 +56,10 @@ struct _LkLoraTrainJob
 
   /* made by prepare() on the thread that runs the job */
   LkStream                *stream;
-  LkUnetTrainer           *unet_trainer;
-  GPtrArray               *kohya_names;   /* char *, NULL-terminated, one per layer */
-  GPtrArray               *targets;       /* canonical weight names, one per layer */
+  LkSdTrainer             *trainer;
   GHashTable              *target_ndims;  /* canonical UNet name → its checkpoint ndim */
+  gint32                  *ids;           /* [batch, 77]: the caption's tokens per sample */
   LkSchedule              *schedule;
-  LkTensor                *context;       /* [batch, 77, width]: the caption, encoded */
-  LkTensor                *context1;      /* [1, 77, width] */
   GHashTable              *latents;       /* "photo:x:y:flip" → float * */
   gsize                    latent_bytes;
   guint64                  last_saved;    /* the step of the last checkpoint written */
@@ -364,7 +361,7 @@ lk_lora_train_job_set_resume (LkLoraTrainJob *self,
                               const char     *path)
 {
   g_return_if_fail (LK_IS_LORA_TRAIN_JOB (self) && !self->running);
-  g_return_if_fail (self->unet_trainer == NULL);
+  g_return_if_fail (self->trainer == NULL);
 
   g_free (self->resume);
   self->resume = g_strdup (path);
@@ -408,7 +405,7 @@ lk_lora_train_job_get_step (LkLoraTrainJob *self)
 {
   g_return_val_if_fail (LK_IS_LORA_TRAIN_JOB (self), 0);
 
-  return self->unet_trainer != NULL ? lk_unet_trainer_get_state (self->unet_trainer)->step : 0;
+  return self->trainer != NULL ? lk_sd_trainer_get_state (self->trainer)->step : 0;
 }
 
 guint
@@ -424,7 +421,7 @@ lk_lora_train_job_get_n_layers (LkLoraTrainJob *self)
 {
   g_return_val_if_fail (LK_IS_LORA_TRAIN_JOB (self), 0);
 
-  return self->targets != NULL ? self->targets->len : 0;
+  return self->trainer != NULL ? lk_sd_trainer_get_n_layers (self->trainer) : 0;
 }
 
 double
@@ -554,45 +551,23 @@ tensor_from (LkStream     *stream,
   return g_steal_pointer (&t);
 }
 
-/* The caption through the frozen text encoder, once; repeated for each sample of a batch. */
-static gboolean
-encode_caption (LkLoraTrainJob  *self,
-                GError         **error)
+/* The caption's tokens, once for each sample of a batch. A frozen text encoder's output for them
+ * is kept by the trainer, so the caption is encoded once. */
+static void
+tokenize_caption (LkLoraTrainJob *self)
 {
-  LkClipTextModel *clip = lk_pipeline_get_text_model (self->pipeline);
-  gint32 ids[LK_CLIP_CONTEXT];
-  g_autoptr(LkTensor) hidden = NULL;
-  g_autofree float *data = NULL, *repeated = NULL;
-  gsize n;
-  gint64 shape[3];
+  guint batch = self->options.batch;
 
-  lk_tokenizer_encode_padded (self->tokenizer, self->caption, ids);
-  if ((hidden = lk_clip_text_model_forward (clip, self->stream, ids, 1, 1, error)) == NULL)
-    return FALSE;
-  n = lk_tensor_numel (hidden);
-  data = g_new (float, n);
-  if (!lk_tensor_download_f32 (hidden, self->stream, data, error))
-    return FALSE;
-  memcpy (shape, hidden->shape, sizeof shape);
-  if ((self->context1 = tensor_from (self->stream, 3, shape, data, error)) == NULL)
-    return FALSE;
-  if (self->options.batch == 1)
-    {
-      self->context = lk_tensor_ref (self->context1);
-      return TRUE;
-    }
-  repeated = g_new (float, n * self->options.batch);
-  for (guint b = 0; b < self->options.batch; b++)
-    memcpy (repeated + b * n, data, n * sizeof (float));
-  shape[0] = self->options.batch;
-  return (self->context = tensor_from (self->stream, 3, shape, repeated, error)) != NULL;
+  self->ids = g_new (gint32, (gsize) batch * LK_CLIP_CONTEXT);
+  lk_tokenizer_encode_padded (self->tokenizer, self->caption, self->ids);
+  for (guint b = 1; b < batch; b++)
+    memcpy (self->ids + b * LK_CLIP_CONTEXT, self->ids, LK_CLIP_CONTEXT * sizeof (gint32));
 }
 
-static gboolean
-make_names (LkLoraTrainJob  *self,
-            GError         **error)
+/* SD1.x's proj_in / proj_out are 1×1 convolutions, saved in kohya's conv layout. */
+static void
+find_target_ndims (LkLoraTrainJob *self)
 {
-  const char * const *names = lk_unet_trainer_get_names (self->unet_trainer);
   g_autoptr(GArray) specs = lk_unet_config_list_tensors (
     lk_unet_get_config (lk_pipeline_get_unet (self->pipeline)));
 
@@ -604,36 +579,15 @@ make_names (LkLoraTrainJob  *self,
       g_hash_table_insert (self->target_ndims, g_strdup (spec->name),
                            GUINT_TO_POINTER (spec->ndim));
     }
-  self->kohya_names = g_ptr_array_new_with_free_func (g_free);
-  self->targets = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; names[i] != NULL; i++)
-    {
-      char *target = g_strconcat (LK_UNET_PREFIX, names[i], ".weight", NULL);
-      char *kohya = lk_lora_kohya_name (target);
-
-      g_ptr_array_add (self->targets, target);
-      if (kohya == NULL)
-        {
-          g_set_error (error, LK_TRAIN_ERROR, LK_TRAIN_ERROR_MODEL,
-                       "LoRA training: %s has no kohya name", target);
-          return FALSE;
-        }
-      g_ptr_array_add (self->kohya_names, kohya);
-    }
-  g_ptr_array_add (self->kohya_names, NULL);
-  return TRUE;
 }
 
 static void
 unprepare (LkLoraTrainJob *self)
 {
-  g_clear_pointer (&self->unet_trainer, lk_unet_trainer_free);
-  g_clear_pointer (&self->kohya_names, g_ptr_array_unref);
-  g_clear_pointer (&self->targets, g_ptr_array_unref);
+  g_clear_pointer (&self->trainer, lk_sd_trainer_free);
   g_clear_pointer (&self->target_ndims, g_hash_table_unref);
+  g_clear_pointer (&self->ids, g_free);
   g_clear_pointer (&self->schedule, lk_schedule_free);
-  g_clear_pointer (&self->context, lk_tensor_unref);
-  g_clear_pointer (&self->context1, lk_tensor_unref);
 }
 
 /* The LoRA layers, the caption's encoding and the resumed state, on first use. */
@@ -641,42 +595,38 @@ static gboolean
 prepare (LkLoraTrainJob  *self,
          GError         **error)
 {
-  LkUnetTrainOptions unet_options = LK_UNET_TRAIN_OPTIONS_DEFAULT;
+  LkSdTrainOptions sd = LK_SD_TRAIN_OPTIONS_DEFAULT;
   LkTrainState *state;
 
-  if (self->unet_trainer != NULL)
+  if (self->trainer != NULL)
     return TRUE;
   if (self->stream == NULL &&
       (self->stream = lk_stream_new (lk_pipeline_get_context (self->pipeline), error)) == NULL)
     return FALSE;
-  if (self->options.te_lr > 0)
-    note (self, "the text encoder is not trained yet (no text encoder LoRA in this build): "
-          "training the UNet only");
-  unet_options.rank = self->options.rank;
-  unet_options.alpha = self->options.alpha;
-  unet_options.lr = self->options.lr;
-  unet_options.checkpointing = self->options.checkpointing;
-  unet_options.seed = self->options.seed;
+  sd.unet.rank = self->options.rank;
+  sd.unet.alpha = self->options.alpha;
+  sd.unet.lr = self->options.lr;
+  sd.unet.checkpointing = self->options.checkpointing;
+  sd.unet.seed = self->options.seed;
+  sd.unet.f16_activations = self->options.f16_activations;
+  sd.train_text_encoder = self->options.te_lr > 0;
+  sd.te_lr = self->options.te_lr;
   self->schedule = lk_schedule_new_sd15 ();
-  if ((self->unet_trainer = lk_unet_trainer_new (self->stream,
-                                                 lk_pipeline_get_unet (self->pipeline),
-                                                 &unet_options, error)) == NULL ||
-      !make_names (self, error) ||
-      !encode_caption (self, error) ||
+  find_target_ndims (self);
+  tokenize_caption (self);
+  if ((self->trainer = lk_sd_trainer_new (self->stream, lk_pipeline_get_unet (self->pipeline),
+                                          lk_pipeline_get_text_model (self->pipeline), &sd,
+                                          error)) == NULL ||
       !lk_stream_finish (self->stream, error))
     {
       unprepare (self);
       return FALSE;
     }
 
-  state = lk_unet_trainer_get_state (self->unet_trainer);
+  state = lk_sd_trainer_get_state (self->trainer);
   if (self->resume != NULL)
     {
-      if (!lk_train_checkpoint_load (self->resume, self->stream,
-                                     (const char * const *) self->kohya_names->pdata,
-                                     lk_unet_trainer_get_layers (self->unet_trainer),
-                                     lk_unet_trainer_get_n_layers (self->unet_trainer), state,
-                                     error))
+      if (!lk_sd_trainer_load_checkpoint (self->trainer, self->stream, self->resume, error))
         {
           g_prefix_error (error, "cannot resume (is it a checkpoint of this training, with the "
                           "same rank, alpha and text encoder setting?): ");
@@ -814,11 +764,11 @@ add_noise (LkLoraTrainJob *self,
     x_t[i] = a * x0[i] + s * noise[i];
 }
 
-/* One forward and backward of a batch whose latents are @x0 [batch, 4, h, w] (host). Noise and
- * timesteps come from @noise / @timesteps when not NULL, else from the trainer's generator. */
+/* One forward and backward of a batch whose latents are @x0 [batch, 4, h, w] (host), with the
+ * caption. Noise and timesteps come from @noise / @timesteps when not NULL, else from the
+ * trainer's generator. */
 static gboolean
 micro_step (LkLoraTrainJob  *self,
-            LkTensor        *context,
             const float     *x0,
             guint            batch,
             const float     *fixed_noise,
@@ -838,7 +788,7 @@ micro_step (LkLoraTrainJob  *self,
     {
       noise = g_new (float, n);
       t = g_new (float, batch);
-      lk_unet_trainer_sample (self->unet_trainer, shape, noise, t);
+      lk_unet_trainer_sample (lk_sd_trainer_get_unet_trainer (self->trainer), shape, noise, t);
       fixed_noise = noise;
       fixed_t = t;
     }
@@ -847,8 +797,8 @@ micro_step (LkLoraTrainJob  *self,
   return (tx = tensor_from (self->stream, 4, shape, x_t, error)) != NULL &&
          (tt = tensor_from (self->stream, 1, (gint64[]) { batch }, fixed_t, error)) != NULL &&
          (target = tensor_from (self->stream, 4, shape, fixed_noise, error)) != NULL &&
-         lk_unet_trainer_backward (self->unet_trainer, self->stream, tx, tt, context, target,
-                                   weight, accumulate, loss, error);
+         lk_sd_trainer_backward (self->trainer, self->stream, tx, tt, self->ids, 1, target,
+                                 weight, accumulate, loss, error);
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
@@ -858,14 +808,11 @@ save_checkpoint (LkLoraTrainJob  *self,
                  GError         **error)
 {
   const char *path = lk_lora_train_job_get_checkpoint (self);
-  LkTrainState *state = lk_unet_trainer_get_state (self->unet_trainer);
+  LkTrainState *state = lk_sd_trainer_get_state (self->trainer);
 
   if (path == NULL)
     return TRUE;
-  if (!lk_train_checkpoint_save (path, self->stream,
-                                 (const char * const *) self->kohya_names->pdata,
-                                 lk_unet_trainer_get_layers (self->unet_trainer),
-                                 lk_unet_trainer_get_n_layers (self->unet_trainer), state, error))
+  if (!lk_sd_trainer_save_checkpoint (self->trainer, self->stream, path, error))
     return FALSE;
   self->last_saved = state->step;
   return TRUE;
@@ -922,28 +869,27 @@ lora_metadata (LkLoraTrainJob *self)
 {
   GHashTable *meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   const LkLoraTrainOptions *o = &self->options;
-  guint64 step = lk_unet_trainer_get_state (self->unet_trainer)->step;
+  LkTrainState *state = lk_sd_trainer_get_state (self->trainer);
+  gboolean te = o->te_lr > 0;
 
-  put (meta, "ss_steps", g_strdup_printf ("%" G_GUINT64_FORMAT, step));
+  put (meta, "ss_steps", g_strdup_printf ("%" G_GUINT64_FORMAT, state->step));
   put (meta, "ss_max_train_steps", g_strdup_printf ("%u", o->steps));
   put (meta, "ss_learning_rate", format_double (o->lr));
   put (meta, "ss_unet_lr", format_double (o->lr));
-  put (meta, "ss_text_encoder_lr", format_double (0));
-  put (meta, "ss_network_train_unet_only", g_strdup ("True"));
+  put (meta, "ss_text_encoder_lr", format_double (o->te_lr));
+  put (meta, "ss_network_train_unet_only", g_strdup (te ? "False" : "True"));
   put (meta, "ss_resolution", g_strdup_printf ("(%u, %u)", o->size, o->size));
   put (meta, "ss_batch_size_per_device", g_strdup_printf ("%u", o->batch));
   put (meta, "ss_gradient_accumulation_steps", g_strdup_printf ("%u", o->accumulation));
   put (meta, "ss_num_train_images", g_strdup_printf ("%u", self->photos->len));
-  put (meta, "ss_seed",
-       g_strdup_printf ("%" G_GUINT64_FORMAT,
-                        lk_unet_trainer_get_state (self->unet_trainer)->rng.seed));
+  put (meta, "ss_seed", g_strdup_printf ("%" G_GUINT64_FORMAT, state->rng.seed));
   put (meta, "ss_optimizer",
        g_strdup ("torch.optim.adamw.AdamW(weight_decay=0.01,betas=(0.9, 0.999),eps=1e-08)"));
   put (meta, "ss_lr_scheduler", g_strdup ("constant"));
   put (meta, "ss_lr_warmup_steps", g_strdup ("0"));
   put (meta, "ss_max_grad_norm", g_strdup ("1.0"));
   put (meta, "ss_gradient_checkpointing", g_strdup (o->checkpointing ? "True" : "False"));
-  put (meta, "ss_mixed_precision", g_strdup ("no"));
+  put (meta, "ss_mixed_precision", g_strdup (o->f16_activations ? "fp16" : "no"));
   put (meta, "ss_min_snr_gamma", g_strdup ("None"));
   put (meta, "ss_noise_offset", g_strdup ("None"));
   put (meta, "ss_flip_aug", g_strdup ("True"));
@@ -971,13 +917,14 @@ static gboolean
 save_lora (LkLoraTrainJob  *self,
            GError         **error)
 {
-  LkLoraLayer **layers = lk_unet_trainer_get_layers (self->unet_trainer);
+  LkLoraLayer **layers = lk_sd_trainer_get_layers (self->trainer);
+  const char * const *targets = lk_sd_trainer_get_targets (self->trainer);
   g_autoptr(LkLora) lora = lk_lora_new ();
   g_autoptr(GHashTable) meta = NULL;
 
-  for (guint i = 0; i < self->targets->len; i++)
+  for (guint i = 0; i < lk_sd_trainer_get_n_layers (self->trainer); i++)
     {
-      const char *target = g_ptr_array_index (self->targets, i);
+      const char *target = targets[i];
       LkTensor *down = lk_lora_layer_get_down (layers[i]), *up = lk_lora_layer_get_up (layers[i]);
       guint ndim = GPOINTER_TO_UINT (g_hash_table_lookup (self->target_ndims, target)) == 4 ? 4 : 2;
       gint64 down_shape[4] = { down->shape[0], down->shape[1], 1, 1 };
@@ -1057,7 +1004,7 @@ lk_lora_train_job_run (LkLoraTrainJob  *self,
   lk_context_reset_peak_allocated_bytes (context);
   if (!check_folders (self, error) || !prepare (self, error))
     goto out;
-  state = lk_unet_trainer_get_state (self->unet_trainer);
+  state = lk_sd_trainer_get_state (self->trainer);
   latent = o->size / 8;
   per = (gsize) 4 * latent * latent;
   x0 = g_new (float, per * o->batch);
@@ -1066,6 +1013,7 @@ lk_lora_train_job_run (LkLoraTrainJob  *self,
     {
       gint64 start = g_get_monotonic_time ();
       const char *written = NULL;
+      LkLoraStepResult result = { FALSE };
       double total = 0;
 
       snapshot = *state;
@@ -1109,7 +1057,7 @@ lk_lora_train_job_run (LkLoraTrainJob  *self,
                 goto failed;
               memcpy (x0 + b * per, data, per * sizeof (float));
             }
-          if (!micro_step (self, self->context, x0, o->batch, NULL, NULL, 1.0f / o->accumulation,
+          if (!micro_step (self, x0, o->batch, NULL, NULL, 1.0f / o->accumulation,
                            micro > 0, &loss, error))
             goto failed;
           total += loss;
@@ -1119,13 +1067,16 @@ lk_lora_train_job_run (LkLoraTrainJob  *self,
                       .accumulation = o->accumulation, .loss = loss,
                       .peak_device_bytes = lk_context_get_peak_allocated_bytes (context) });
         }
-      if (!lk_unet_trainer_apply (self->unet_trainer, self->stream, error) ||
+      if (!lk_sd_trainer_apply (self->trainer, self->stream, &result, error) ||
           !lk_stream_finish (self->stream, error))
         {
           /* Some parameters may have moved: no checkpoint of a half-updated LoRA. */
           explain_failure (self, state->step, error);
           goto out;
         }
+      if (result.skipped)
+        note (self, "step %" G_GUINT64_FORMAT " skipped: its f16 gradients overflowed; the loss "
+              "scale is now %g", state->step, state->loss_scale);
       if (o->save_every > 0 && state->step % o->save_every == 0 && state->step < o->steps)
         {
           if (!save_checkpoint (self, error))
@@ -1253,7 +1204,7 @@ lk_lora_train_job_evaluate (LkLoraTrainJob  *self,
           double mse;
 
           lk_rng_normal (&rng, noise, per);
-          if (!micro_step (self, self->context1, x0, 1, noise, &t, 1.0f, FALSE, &mse, error))
+          if (!micro_step (self, x0, 1, noise, &t, 1.0f, FALSE, &mse, error))
             return FALSE;
           total += mse;
         }

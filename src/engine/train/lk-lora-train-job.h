@@ -1,9 +1,11 @@
 /* lk-lora-train-job.h: training a face LoRA on an SD1.x checkpoint, start to finish
  *
  * The job EasyPhoto runs (../shared/REFERENCE-easyphoto.md): a few photos, one caption, a LoRA of
- * rank 128 / alpha 64 on the UNet's transformer blocks (and the text encoder's attention and MLP
- * when that is trained), AdamW at a constant learning rate, batch 1 × accumulation 4, random
- * crops and flips of the photos at 512². It writes training checkpoints (lk-train-checkpoint.h)
+ * rank 128 / alpha 64 on the UNet's transformer blocks and the text encoder's attention and MLP
+ * (lk-sd-train.h: both trained together, or the UNet alone), AdamW at a constant learning rate
+ * per network, batch 1 × accumulation 4, random crops and flips of the photos at 512². When
+ * the text encoder is frozen the caption is encoded once; trained, it goes through the encoder
+ * and its LoRA in every micro-batch. It writes training checkpoints (lk-train-checkpoint.h)
  * every N steps, when cancelled and at the end, from which a run resumes bit-exactly, and the
  * result as a kohya LoRA that A1111, ComfyUI and Likeness' own loader read.
  *
@@ -56,10 +58,13 @@ typedef struct
   guint64  seed;           /* LoRA initialisation, samples, noise and timesteps */
   guint    save_every;     /* a checkpoint every N steps; 0: only when cancelled and at the end */
   gboolean checkpointing;  /* gradient checkpointing (recompute each block): less memory */
+  /* Activations and their gradients in f16, with dynamic loss scaling (a step whose gradients
+   * overflow is skipped): EasyPhoto's fp16 mixed precision. */
+  gboolean f16_activations;
 } LkLoraTrainOptions;
 
 #define LK_LORA_TRAIN_OPTIONS_DEFAULT \
-  ((LkLoraTrainOptions) { 128, 64.0f, 800, 1e-4, 5e-5, 4, 1, 512, 0, 100, TRUE })
+  ((LkLoraTrainOptions) { 128, 64.0f, 800, 1e-4, 5e-5, 4, 1, 512, 0, 100, TRUE, FALSE })
 
 /* What the job reports, after every micro-batch. Strings are borrowed for the call. */
 typedef struct
