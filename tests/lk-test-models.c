@@ -130,7 +130,10 @@ server_cb (SoupServer        *soup_server,
       return;
     }
   relative = strchr (path + 1, '/');
-  file = relative != NULL ? g_build_filename (server.root, relative + 1, NULL) : NULL;
+  if (relative != NULL && g_str_has_prefix (path, "/testdata/"))
+    file = g_build_filename (server.root, "..", "testdata", relative + 1, NULL);
+  else
+    file = relative != NULL ? g_build_filename (server.root, relative + 1, NULL) : NULL;
   if (file == NULL || strstr (relative, "..") != NULL ||
       !g_file_get_contents (file, &contents, &length, NULL))
     {

@@ -12,6 +12,7 @@
  *   /drip/REL   the headers and 10 % of the body, then silence (for cancelling mid-body)
  *   /slow/REL   the connection is accepted and nothing is ever written (for timeouts)
  *   /trickle/REL the headers, then the body in 20 pieces 100 ms apart (slow but alive)
+ *   /testdata/REL  ROOT/../testdata/REL, with Range support (the test photos)
  */
 #pragma once
 

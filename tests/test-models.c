@@ -1015,6 +1015,102 @@ test_licenses_run (void)
   remove_tree (data_dir);
 }
 
+/* The starter template pack is the test photos of ../shared/testdata, byte for byte; installed,
+ * its photos become built-in templates, once however often it is downloaded. */
+static void
+test_template_pack_run (void);
+
+static void
+test_template_pack (void)
+{
+  REQUIRE_SHARED_MODELS ();
+  test_template_pack_run ();
+}
+
+static gboolean
+testdata_file (const char  *name,
+               char       **sha256,
+               goffset     *size)
+{
+  g_autofree char *path = g_build_filename (models_dir, "..", "testdata", name, NULL);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return FALSE;
+  *sha256 = lk_catalog_files_hash (path, size, NULL, NULL);
+  return *sha256 != NULL;
+}
+
+static void
+test_template_pack_run (void)
+{
+  g_autoptr(LkModelRegistry) registry = NULL;
+  g_autoptr(LkModelRegistry) pack = NULL;
+  g_autoptr(LkCatalog) catalog = NULL;
+  g_autoptr(GListModel) templates = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data_dir = make_data_dir ();
+  g_autofree char *sha_a = NULL, *sha_b = NULL, *json = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  const LkModelEntry *entry;
+  goffset size;
+
+  registry = lk_model_registry_new_default (&error);
+  g_assert_no_error (error);
+  entry = lk_model_registry_lookup (registry, "starter-templates");
+  g_assert_nonnull (entry);
+  g_assert_cmpstr (entry->role, ==, LK_MODEL_ROLE_TEMPLATES);
+  g_assert_cmpuint (entry->files->len, ==, 4);
+  g_assert_true (g_strv_contains ((const char * const *) entry->license_files,
+                                  "LICENSE.vladmandic-face-api.MIT.txt"));
+  for (guint i = 0; i < entry->files->len; i++)
+    {
+      const LkModelFileSpec *spec = g_ptr_array_index (entry->files, i);
+      g_autofree char *sha256 = NULL;
+
+      if (!testdata_file (spec->path, &sha256, &size))
+        {
+          g_test_skip ("../shared/testdata is missing");
+          return;
+        }
+      g_assert_cmpstr (spec->sha256, ==, sha256);
+      g_assert_cmpint (spec->size, ==, size);
+    }
+
+  /* Two of them, served from ../shared/testdata. */
+  g_assert_true (testdata_file ("group-1.jpg", &sha_a, &size));
+  g_assert_true (testdata_file ("astronaut.png", &sha_b, &size));
+  json = g_strdup_printf ("{ \"version\": 1, \"models\": [ { \"name\": \"pack\", \"role\": "
+                          "\"templates\", \"files\": [ "
+                          "{ \"path\": \"group-1.jpg\", \"sha256\": \"%s\", \"urls\": "
+                          "[ \"http://127.0.0.1:%u/testdata/group-1.jpg\" ] }, "
+                          "{ \"path\": \"astronaut.png\", \"sha256\": \"%s\", \"urls\": "
+                          "[ \"http://127.0.0.1:%u/testdata/astronaut.png\" ] } ] } ] }",
+                          sha_a, lk_test_server_get_port (), sha_b, lk_test_server_get_port ());
+  bytes = g_bytes_new (json, strlen (json));
+  pack = lk_model_registry_new_from_bytes (bytes, &error);
+  g_assert_no_error (error);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(LkModelDownload) download = lk_model_download_new (data_dir, pack, "pack");
+
+      (void) (run_download (download, NULL, FALSE, NULL, &error));
+      g_assert_no_error (error);
+    }
+  catalog = lk_catalog_open (data_dir, &error);
+  g_assert_no_error (error);
+  templates = lk_catalog_list_templates (catalog);
+  g_assert_cmpuint (g_list_model_get_n_items (templates), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(LkTemplate) template = g_list_model_get_item (templates, i);
+
+      g_assert_true (lk_template_get_builtin (template));
+    }
+  g_clear_object (&templates);
+  g_clear_object (&catalog);
+  remove_tree (data_dir);
+}
+
 /* Where each pin comes from is written down, and the pins no independent source confirms are
  * exactly the ones named here (a later session with network verifies and drops them). */
 static void
@@ -1202,6 +1298,7 @@ main (int   argc,
   g_test_add_func ("/models/no-space", test_no_space);
   g_test_add_func ("/models/full-disk", test_full_disk);
   g_test_add_func ("/models/licenses", test_licenses);
+  g_test_add_func ("/models/template-pack", test_template_pack);
   g_test_add_func ("/models/pin-sources", test_pin_sources);
 
   if (models_dir == NULL || !g_file_test (models_dir, G_FILE_TEST_IS_DIR))

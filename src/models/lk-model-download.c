@@ -623,6 +623,36 @@ install_licenses (const LkModelEntry  *entry,
   return TRUE;
 }
 
+/* A template pack's photos go into the catalog as built-in templates (copied there; ones
+ * already present are found by their SHA-256 and left alone). */
+static gboolean
+add_templates (const LkModelEntry  *entry,
+               const char          *dir,
+               LkCatalog           *catalog,
+               GCancellable        *cancellable,
+               GError             **error)
+{
+  if (g_strcmp0 (entry->role, LK_MODEL_ROLE_TEMPLATES) != 0)
+    return TRUE;
+  for (guint i = 0; i < entry->files->len; i++)
+    {
+      const LkModelFileSpec *spec = g_ptr_array_index (entry->files, i);
+      g_autofree char *path = g_build_filename (dir, spec->path, NULL);
+      g_autoptr(LkTemplate) template = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      template = lk_catalog_add_template (catalog, path, TRUE, NULL, cancellable, &local_error);
+      if (template == NULL)
+        {
+          g_set_error (error, LK_MODELS_ERROR, LK_MODELS_ERROR_FAILED,
+                       "%s is installed, but %s could not be added to the templates: %s",
+                       entry->name, spec->path, local_error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 download_model (LkModelDownload  *self,
                 Worker           *worker,
@@ -682,7 +712,7 @@ download_model (LkModelDownload  *self,
       if (!install_licenses (entry, dir, added, &local_error))
         g_debug ("Could not add the licences of %s: %s", entry->name, local_error->message);
       post_progress (self, worker, MAX (worker->total, 0), TRUE, "Already installed");
-      return TRUE;
+      return add_templates (entry, dir, catalog, cancellable, error);
     }
 
   if (!check_free_space (entry, dir, self->data_dir, error) ||
@@ -756,7 +786,7 @@ download_model (LkModelDownload  *self,
                                  worker->done_before, first_sha256, first_url, "ready", error))
         return FALSE;
       post_progress (self, worker, worker->done_before, TRUE, "Installed");
-      return TRUE;
+      return add_templates (entry, dir, catalog, cancellable, error);
     }
 
   /* Verified .parts are kept for the next run (it hashes them and fetches nothing), unless the

@@ -18,6 +18,9 @@
  * design; set keep-partial to FALSE to have a cancel delete it. A file already on disk whose row
  * is ready with the pinned SHA-256 is never fetched or hashed again.
  *
+ * A model of role LK_MODEL_ROLE_TEMPLATES (the starter pack) also has its photos added to the
+ * catalog as built-in templates, on install and on every later run.
+ *
  * Progress (bytes-done, bytes-total, rate, eta, fraction, message) is notified on the main
  * context that was thread-default when run_async was called, at most ten times a second.
  */

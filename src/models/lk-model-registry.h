@@ -40,6 +40,10 @@ typedef struct
   GStrv   urls;     /* tried in order; at least one */
 } LkModelFileSpec;
 
+/* The role of a starter template pack: its files are portrait photos the downloader also adds
+ * to the catalog's templates. */
+#define LK_MODEL_ROLE_TEMPLATES "templates"
+
 typedef struct
 {
   char      *name;      /* [a-z0-9-]+, unique */
