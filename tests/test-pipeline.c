@@ -609,8 +609,8 @@ tiny_controlnet (void)
   return net;
 }
 
-/* A rank-4 LoRA with random factors on @unet_target ([TINY_CHANNELS, TINY_WIDTH]) and, when
- * @with_te, on the text encoder's first query projection. */
+/* A rank-4 LoRA with random factors on @unet_target ([TINY_CHANNELS, TINY_WIDTH]; none when
+ * NULL) and, when @with_te, on the text encoder's first query projection. */
 static LkLora *
 tiny_lora (const char *unet_target,
            gboolean    with_te)
@@ -627,8 +627,12 @@ tiny_lora (const char *unet_target,
       state = state * 1664525u + 1013904223u;
       factors[i] = ((state >> 8) / 16777216.0f - 0.5f) * 2.0f;
     }
-  lk_lora_add (lora, unet_target, 4, 2, down_shape, factors, 2, unet_up_shape, factors, &error);
-  g_assert_no_error (error);
+  if (unet_target != NULL)
+    {
+      lk_lora_add (lora, unet_target, 4, 2, down_shape, factors, 2, unet_up_shape, factors,
+                   &error);
+      g_assert_no_error (error);
+    }
   if (with_te)
     {
       lk_lora_add (lora, LK_CLIP_TEXT_PREFIX "encoder.layers.0.self_attn.q_proj.weight", 4, 2,
@@ -636,6 +640,35 @@ tiny_lora (const char *unet_target,
       g_assert_no_error (error);
     }
   return lora;
+}
+
+/* The text encoder's output for a few fixed token ids, on the host. */
+static float *
+encode_ids (LkPipeline *pipeline)
+{
+  LkClipTextModel *clip = lk_pipeline_get_text_model (pipeline);
+  guint n = lk_clip_text_model_get_context (clip);
+  g_autofree gint32 *ids = g_new (gint32, n);
+  g_autoptr(LkTensor) hidden = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    ids[i] = i == 0 ? 49406 : i < 6 ? 320 + 17 * i : 49407;
+  hidden = lk_clip_text_model_forward (clip, lk_test_stream (), ids, 1, 1, &error);
+  g_assert_no_error (error);
+  return lk_test_download (lk_test_stream (), hidden);
+}
+
+static double
+max_abs_diff_f32 (const float *a,
+                  const float *b,
+                  gsize        n)
+{
+  double max = 0;
+
+  for (gsize i = 0; i < n; i++)
+    max = MAX (max, fabs ((double) a[i] - b[i]));
+  return max;
 }
 
 static void
@@ -703,6 +736,49 @@ test_extras (void)
   g_test_message ("LoRA merged: mean |Δ| %.2f levels", mean_abs_diff (plain, merged));
   g_assert_cmpfloat (mean_abs_diff (plain, merged), >, 0.5);
   g_assert_true (images_equal (plain, restored));
+
+  /* A UNet-only LoRA (no lora_te_ keys) and a text-encoder-only one are both taken, as A1111
+   * takes them: each changes the image while merged, the TE-only one through the text
+   * embedding alone, and both leave no trace. */
+  {
+    LkClipTextModel *clip = lk_pipeline_get_text_model (pipeline);
+    gsize n = (gsize) lk_clip_text_model_get_context (clip) * lk_clip_text_model_get_width (clip);
+    g_autoptr(LkLora) unet_only = tiny_lora (LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks."
+                                             "0.attn2.to_k.weight", FALSE);
+    g_autoptr(LkLora) te_only = tiny_lora (NULL, TRUE);
+    g_autoptr(LkImage) with_unet = NULL, with_te = NULL, after = NULL;
+    g_autofree float *hidden = encode_ids (pipeline), *hidden_te = NULL, *hidden_unet = NULL;
+    g_autofree float *hidden_after = NULL;
+
+    {
+      g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+      g_assert_true (lk_pipeline_extras_add_lora (extras, unet_only, 1.0f, 1.0f, NULL, &error));
+      g_assert_no_error (error);
+      hidden_unet = encode_ids (pipeline);
+      with_unet = run_txt2img (pipeline, &params);
+    }
+    {
+      g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+
+      g_assert_true (lk_pipeline_extras_add_lora (extras, te_only, 1.0f, 1.0f, NULL, &error));
+      g_assert_no_error (error);
+      hidden_te = encode_ids (pipeline);
+      with_te = run_txt2img (pipeline, &params);
+    }
+    hidden_after = encode_ids (pipeline);
+    after = run_txt2img (pipeline, &params);
+    g_test_message ("UNet-only LoRA: text embedding max |Δ| %g, image mean |Δ| %.2f levels; "
+                    "TE-only LoRA: embedding max |Δ| %g, image mean |Δ| %.2f levels",
+                    max_abs_diff_f32 (hidden, hidden_unet, n), mean_abs_diff (plain, with_unet),
+                    max_abs_diff_f32 (hidden, hidden_te, n), mean_abs_diff (plain, with_te));
+    g_assert_cmpmem (hidden, n * sizeof (float), hidden_unet, n * sizeof (float));
+    g_assert_cmpfloat (max_abs_diff_f32 (hidden, hidden_te, n), >, 1e-2);
+    g_assert_cmpfloat (mean_abs_diff (plain, with_unet), >, 0.5);
+    g_assert_cmpfloat (mean_abs_diff (plain, with_te), >, 0.5);
+    g_assert_cmpmem (hidden, n * sizeof (float), hidden_after, n * sizeof (float));
+    g_assert_true (images_equal (plain, after));
+  }
 
   /* A LoRA whose keys name nothing in this model is refused and changes nothing. */
   foreign = tiny_lora (LK_UNET_PREFIX "no_such_block.weight", FALSE);

@@ -170,6 +170,7 @@ lk_pipeline_extras_add_lora (LkPipelineExtras  *self,
   g_autoptr(GPtrArray) missing = NULL;
   g_autoptr(LkLoraMerge) unet_merge = NULL;
   g_autoptr(LkLoraMerge) te_merge = NULL;
+  g_autoptr(GError) unet_error = NULL;
   g_autoptr(GError) te_error = NULL;
   GHashTableIter iter;
   gpointer key, value;
@@ -193,21 +194,40 @@ lk_pipeline_extras_add_lora (LkPipelineExtras  *self,
   if (!lk_lora_match (lora, both, &missing, error))
     return FALSE;
 
-  if ((unet_merge = lk_lora_merge (stream, unet_weights, &lora, &unet_weight, 1, error)) == NULL)
-    return FALSE;
+  /* A LoRA may change only the UNet or only the text encoder (A1111 takes either); the check
+   * above has refused one that changes neither. */
+  unet_merge = lk_lora_merge (stream, unet_weights, &lora, &unet_weight, 1, &unet_error);
+  if (unet_merge == NULL && !g_error_matches (unet_error, LK_LORA_ERROR, LK_LORA_ERROR_NO_MATCH))
+    {
+      g_propagate_error (error, g_steal_pointer (&unet_error));
+      return FALSE;
+    }
   te_merge = lk_lora_merge (stream, te_weights, &lora, &te_weight, 1, &te_error);
-  if (te_merge == NULL && !g_error_matches (te_error, LK_LORA_ERROR, LK_LORA_ERROR_NO_MATCH))
+  if ((te_merge == NULL && !g_error_matches (te_error, LK_LORA_ERROR, LK_LORA_ERROR_NO_MATCH)) ||
+      (te_merge == NULL && unet_merge == NULL))
     {
       /* Put the UNet back before failing, so nothing is left half applied. */
-      if (lk_lora_merge_restore (unet_merge, stream, NULL))
+      if (unet_merge != NULL && lk_lora_merge_restore (unet_merge, stream, NULL))
         lk_stream_finish (stream, NULL);
-      g_propagate_error (error, g_steal_pointer (&te_error));
+      if (unet_merge != NULL)
+        g_propagate_error (error, g_steal_pointer (&te_error));
+      else
+        g_propagate_error (error, g_steal_pointer (&unet_error));
       return FALSE;
     }
   if (!lk_stream_finish (stream, error))
-    return FALSE;
+    {
+      /* Try to leave the weights as they were; the device is likely lost by now. */
+      if (te_merge != NULL)
+        lk_lora_merge_restore (te_merge, stream, NULL);
+      if (unet_merge != NULL)
+        lk_lora_merge_restore (unet_merge, stream, NULL);
+      lk_stream_finish (stream, NULL);
+      return FALSE;
+    }
 
-  g_ptr_array_add (self->merges, g_steal_pointer (&unet_merge));
+  if (unet_merge != NULL)
+    g_ptr_array_add (self->merges, g_steal_pointer (&unet_merge));
   if (te_merge != NULL)
     g_ptr_array_add (self->merges, g_steal_pointer (&te_merge));
   if (unmatched != NULL)

@@ -40,8 +40,9 @@ gboolean               lk_pipeline_extras_add_control  (LkPipelineExtras   *self
 guint                  lk_pipeline_extras_get_n_controls (LkPipelineExtras *self);
 
 /* Merges @lora into the text encoder with @te_weight and into the UNet with @unet_weight. A LoRA
- * that matches nothing in the UNet is refused (LK_LORA_ERROR_NO_MATCH: made for another
- * architecture); one without text-encoder parts is fine. Keys that matched neither are added to
+ * for only one of them (text-encoder-only, UNet-only) is fine, as in A1111; one that matches
+ * nothing in either is refused (LK_LORA_ERROR_NO_MATCH: made for another architecture), and on
+ * any failure the weights are left as they were. Keys that matched neither are added to
  * @unmatched when it is not NULL (file keys, newly allocated strings). */
 gboolean               lk_pipeline_extras_add_lora     (LkPipelineExtras   *self,
                                                         LkLora             *lora,
