@@ -795,6 +795,112 @@ test_extras (void)
   lk_test_check_validation ();
 }
 
+/* The extras' ControlNet in img2img and inpainting (on the plain and the 9-channel inpainting
+ * UNet), with a LoRA merged: a seed gives the same image twice; a unit at weight 0 gives exactly
+ * the image without it (its residuals are the zero convolutions' outputs scaled by 0, exact zeros,
+ * and x + 0 is x in f32); inpainting keeps every pixel the blurred mask leaves at 0. */
+static LkImage *
+run_guided (LkPipeline             *pipeline,
+            const LkPipelineParams *base,
+            LkControlNet           *net,
+            float                   control_weight,
+            LkLora                 *lora,
+            const LkImage          *picture,
+            const LkImage          *mask)
+{
+  g_autoptr(LkPipelineExtras) extras = lk_pipeline_extras_new (pipeline);
+  g_autoptr(LkImage) control = NULL;
+  g_autoptr(GError) error = NULL;
+  LkPipelineParams params = *base;
+  LkImage *image;
+
+  if (net != NULL)
+    {
+      /* The control image at another size: resized to the generation's. */
+      control = lk_image_new (SIZE / 2, SIZE / 2, 3);
+      for (guint y = 0; y < SIZE / 2; y++)
+        for (guint x = 0; x < SIZE / 2; x++)
+          memcpy (lk_image_pixel (control, x, y), lk_image_pixel (picture, SIZE - 1 - 2 * x, 2 * y),
+                  3);
+      g_assert_true (lk_pipeline_extras_add_control (extras, net, control, SIZE, SIZE,
+                                                     control_weight, 0.0f, 1.0f,
+                                                     LK_CONTROL_MODE_BALANCED, &error));
+      g_assert_no_error (error);
+    }
+  if (lora != NULL)
+    {
+      g_assert_true (lk_pipeline_extras_add_lora (extras, lora, 0.9f, 0.9f, NULL, &error));
+      g_assert_no_error (error);
+    }
+  params.hooks = lk_pipeline_extras_get_hooks (extras);
+  if (mask != NULL)
+    image = lk_pipeline_inpaint (pipeline, &params, picture, mask, NULL, &error);
+  else
+    image = lk_pipeline_img2img (pipeline, &params, picture, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+  return image;
+}
+
+static void
+test_extras_img2img_inpaint (void)
+{
+  g_autoptr(LkControlNet) net = NULL;
+  g_autoptr(LkLora) lora = NULL;
+  g_autoptr(LkImage) picture = test_picture (), mask = half_mask ();
+  LkPipelineParams params;
+
+  if (get_pipeline (FALSE) == NULL)
+    return;
+  net = tiny_controlnet ();
+  lora = tiny_lora (LK_UNET_PREFIX "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", TRUE);
+  tiny_params (&params);
+  params.sampler = LK_SAMPLER_DPMPP_2M;
+
+  /* img2img with one unit. */
+  {
+    LkPipeline *pipeline = get_pipeline (FALSE);
+    g_autoptr(LkImage) plain = NULL, guided = NULL, again = NULL, zero = NULL;
+
+    params.strength = 0.6;
+    plain = run_guided (pipeline, &params, NULL, 0, NULL, picture, NULL);
+    guided = run_guided (pipeline, &params, net, 1.0f, NULL, picture, NULL);
+    again = run_guided (pipeline, &params, net, 1.0f, NULL, picture, NULL);
+    zero = run_guided (pipeline, &params, net, 0.0f, NULL, picture, NULL);
+    g_test_message ("img2img + ControlNet: mean |Δ| %.2f levels from plain img2img",
+                    mean_abs_diff (plain, guided));
+    g_assert_true (images_equal (guided, again));
+    g_assert_cmpfloat (mean_abs_diff (plain, guided), >, 0.5);
+    g_assert_true (images_equal (plain, zero));
+  }
+
+  /* Inpainting with a unit and a LoRA, on both UNets. */
+  params.strength = 0.9;
+  for (guint inpainting = 0; inpainting < 2; inpainting++)
+    {
+      LkPipeline *pipeline = get_pipeline (inpainting);
+      g_autoptr(LkImage) plain = NULL, lora_only = NULL, guided = NULL, again = NULL;
+      g_autoptr(LkImage) zero = NULL;
+
+      if (pipeline == NULL)
+        return;
+      plain = run_guided (pipeline, &params, NULL, 0, NULL, picture, mask);
+      lora_only = run_guided (pipeline, &params, NULL, 0, lora, picture, mask);
+      guided = run_guided (pipeline, &params, net, 1.0f, lora, picture, mask);
+      again = run_guided (pipeline, &params, net, 1.0f, lora, picture, mask);
+      zero = run_guided (pipeline, &params, net, 0.0f, lora, picture, mask);
+      g_test_message ("inpaint (%s UNet) + LoRA: mean |Δ| %.2f levels from plain inpainting; "
+                      "+ ControlNet: %.2f from the LoRA alone", inpainting ? "9-channel" : "plain",
+                      mean_abs_diff (plain, lora_only), mean_abs_diff (lora_only, guided));
+      check_inpainted (guided, picture, mask, params.mask_blur);
+      g_assert_true (images_equal (guided, again));
+      g_assert_cmpfloat (mean_abs_diff (plain, lora_only), >, 0.5);
+      g_assert_cmpfloat (mean_abs_diff (lora_only, guided), >, 0.5);
+      g_assert_true (images_equal (lora_only, zero));
+    }
+  lk_test_check_validation ();
+}
+
 /* likeness-cli txt2img / img2img / inpaint end to end on files: the tiny checkpoint, a ControlNet,
  * a LoRA by --lora and by prompt tag. Two runs with one seed write the same pixels. */
 static char *
@@ -1179,6 +1285,7 @@ main (int    argc,
   g_test_add_func ("/pipeline/cancel", test_cancel);
   g_test_add_func ("/pipeline/hooks", test_hooks);
   g_test_add_func ("/pipeline/extras", test_extras);
+  g_test_add_func ("/pipeline/extras/img2img-inpaint", test_extras_img2img_inpaint);
   g_test_add_func ("/pipeline/cli", test_cli);
   g_test_add_func ("/pipeline/bad-input", test_bad_input);
   g_test_add_func ("/pipeline/nan-weight", test_nan_weight);
