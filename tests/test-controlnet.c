@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lk-canny.h"
 #include "lk-control-image.h"
 #include "lk-controlnet.h"
 #include "lk-half.h"
@@ -742,48 +743,119 @@ test_refuses (void)
 }
 
 /* Control images of another size are resized as sd-webui-controlnet's "just resize" does:
- * INTER_AREA for fewer pixels, cubic otherwise, nearest for a map of a few flat colours; then
- * / 255. (test-canny checks each resize against cv2.) */
+ * INTER_AREA for fewer pixels, cubic otherwise, nearest for a map of a few flat colours, and a
+ * black-and-white map made black and white again (Otsu; Canny's one-pixel lines thinned back to
+ * one pixel); then / 255. Each against cv2 running the WebUI's procedure (oracle_image.py), byte
+ * for byte (test-canny checks each plain resize against cv2 too). */
+typedef enum
+{
+  SOURCE_PHOTO,    /* a busy pattern: thousands of colours */
+  SOURCE_FLAT,     /* three flat colours */
+  SOURCE_EDGES,    /* Canny edges of discs and bars: one-pixel lines, 0 and 255 */
+  SOURCE_BLOCKS,   /* thick black-and-white shapes */
+  SOURCE_GREYS,    /* two colours, neither near black nor white: not black-and-white */
+  N_SOURCES
+} Source;
+
+static void
+make_source (Source  kind,
+             guint8 *image,
+             guint   width,
+             guint   height,
+             gsize   stride)
+{
+  g_autofree guint8 *shapes = g_malloc0 ((gsize) width * height * 3);
+  g_autofree guint8 *edges = g_malloc ((gsize) width * height);
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        int dx = (int) x - 13, dy = (int) y - 11;
+        gboolean disc = dx * dx + dy * dy < 64, bar = x > 24 && x < 33 && y > 3 && y < 20;
+        gboolean on = disc || bar || (x + 2 * y) % 23 < 3;
+
+        for (guint c = 0; c < 3; c++)
+          {
+            guint8 *px = &image[y * stride + 3 * x + c];
+
+            switch (kind)
+              {
+              case SOURCE_PHOTO:
+                *px = (guint8) ((x * 3 + c) * 37 + y * 11 + ((x * 3 + c) * y) % 7);
+                break;
+              case SOURCE_FLAT:
+                *px = (guint8) ((x / 10 + y / 8) % 3 * 100 + c);
+                break;
+              case SOURCE_BLOCKS:
+                *px = on ? 255 : 0;
+                break;
+              case SOURCE_GREYS:
+                *px = on ? 180 : 60;
+                break;
+              case SOURCE_EDGES:
+                shapes[((gsize) y * width + x) * 3 + c] = disc ? 200 : bar ? 90 + 40 * c : 20;
+                break;
+              case N_SOURCES:
+                g_assert_not_reached ();
+              }
+          }
+      }
+  if (kind != SOURCE_EDGES)
+    return;
+  lk_canny_rgb (shapes, width, height, (gsize) width * 3, 100, 200, edges);
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      memset (&image[y * stride + 3 * x], edges[(gsize) y * width + x], 3);
+}
+
 static void
 test_prepare_hint (void)
 {
   static const struct
   {
     guint   width, height;
-    gboolean flat;
+    Source  source;
     guint8 *(*resize) (const guint8 *, guint, guint, gsize, guint, guint);
   } cases[] = {
-    { 24, 16, FALSE, lk_resize_area_rgb },
-    { 64, 40, FALSE, lk_resize_cubic_rgb },
-    { 64, 40, TRUE, lk_resize_nearest_rgb },
-    { 24, 40, FALSE, lk_resize_cubic_rgb },  /* as many pixels: not fewer, so cubic */
-    { 48, 16, FALSE, lk_resize_area_rgb },   /* fewer pixels, one axis growing: INTER_AREA */
-    { 40, 24, FALSE, NULL },                 /* the same size: as it is */
+    { 24, 16, SOURCE_PHOTO, lk_resize_area_rgb },
+    { 64, 40, SOURCE_PHOTO, lk_resize_cubic_rgb },
+    { 64, 40, SOURCE_FLAT, lk_resize_nearest_rgb },
+    { 24, 40, SOURCE_PHOTO, lk_resize_cubic_rgb },  /* as many pixels: not fewer, so cubic */
+    { 48, 16, SOURCE_PHOTO, lk_resize_area_rgb },   /* fewer pixels, one axis growing: AREA */
+    { 40, 24, SOURCE_PHOTO, NULL },                 /* the same size: as it is */
+    { 64, 40, SOURCE_GREYS, lk_resize_cubic_rgb },  /* two colours, not black and white */
+    { 40, 24, SOURCE_EDGES, NULL },
+    /* Black and white, re-binarised: checked against cv2 and for its values below. */
+    { 64, 40, SOURCE_EDGES, lk_control_just_resize },  /* thinned, spurs pruned */
+    { 80, 48, SOURCE_EDGES, lk_control_just_resize },
+    { 24, 16, SOURCE_EDGES, lk_control_just_resize },  /* thinned, no pruning */
+    { 48, 16, SOURCE_EDGES, lk_control_just_resize },
+    { 64, 40, SOURCE_BLOCKS, lk_control_just_resize }, /* Otsu only */
+    { 24, 16, SOURCE_BLOCKS, lk_control_just_resize },
   };
   const guint width = 40, height = 24;
   gsize stride = width * 3 + 5;
   LkStream *stream = lk_test_stream ();
-  g_autofree guint8 *image = g_malloc0 (stride * height);
-  g_autofree guint8 *flat = g_malloc0 (stride * height);
+  guint8 *sources[N_SOURCES];
   g_autoptr(GError) error = NULL;
 
   if (stream == NULL)
     return;
-  for (guint y = 0; y < height; y++)
-    for (guint x = 0; x < width * 3; x++)
-      {
-        image[y * stride + x] = (guint8) ((x * 37 + y * 11 + (x * y) % 7) & 0xff);
-        flat[y * stride + x] = (guint8) (((x / 3) / 10 + (y / 8)) % 3 * 100 + x % 3);
-      }
+  for (guint k = 0; k < N_SOURCES; k++)
+    {
+      sources[k] = g_malloc0 (stride * height);
+      make_source (k, sources[k], width, height, stride);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      const guint8 *src = cases[i].flat ? flat : image;
+      const guint8 *src = sources[cases[i].source];
       guint w = cases[i].width, h = cases[i].height;
       g_autoptr(LkTensor) hint = lk_controlnet_prepare_hint (stream, src, width, height, stride,
                                                              w, h, &error);
       g_autofree guint8 *expected = NULL;
       g_autofree float *out = NULL;
       gsize expected_stride = cases[i].resize != NULL ? w * 3 : stride;
+      guint n_white = 0, n_cv2_differ = 0;
 
       g_assert_no_error (error);
       g_assert_cmpint (hint->shape[0], ==, 1);
@@ -800,6 +872,18 @@ test_prepare_hint (void)
           for (guint ch = 0; ch < 3; ch++)
             g_assert_cmpfloat (out[(ch * h + y) * w + x], ==,
                                expected[y * expected_stride + 3 * x + ch] / 255.0f);
+      /* A black-and-white map stays black and white, grey-free, the channels equal. */
+      if (cases[i].source == SOURCE_EDGES || cases[i].source == SOURCE_BLOCKS)
+        for (guint y = 0; y < h; y++)
+          for (guint x = 0; x < w; x++)
+            {
+              float v = out[(gsize) y * w + x];
+
+              g_assert_true (v == 0.0f || v == 1.0f);
+              g_assert_cmpfloat (out[((gsize) h + y) * w + x], ==, v);
+              g_assert_cmpfloat (out[(2 * (gsize) h + y) * w + x], ==, v);
+              n_white += v == 1.0f;
+            }
 
       /* And what sd-webui-controlnet's resize makes of it with cv2, byte for byte. */
       {
@@ -823,9 +907,17 @@ test_prepare_hint (void)
         for (guint y = 0; y < h; y++)
           for (guint x = 0; x < w; x++)
             for (guint ch = 0; ch < 3; ch++)
-              g_assert_cmpfloat (out[(ch * h + y) * w + x], ==, cv2[(y * w + x) * 3 + ch] / 255.0f);
+              n_cv2_differ += out[(ch * h + y) * w + x] != cv2[(y * w + x) * 3 + ch] / 255.0f;
+        if (cases[i].source == SOURCE_EDGES || cases[i].source == SOURCE_BLOCKS)
+          g_test_message ("just resize of a black-and-white map (%s) %u×%u → %u×%u: %u white "
+                          "pixels, %u values differ from cv2", cases[i].source == SOURCE_EDGES
+                          ? "one-pixel edges" : "thick shapes", width, height, w, h, n_white,
+                          n_cv2_differ);
+        g_assert_cmpuint (n_cv2_differ, ==, 0);
       }
     }
+  for (guint k = 0; k < N_SOURCES; k++)
+    g_free (sources[k]);
   lk_test_check_validation ();
 }
 

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -529,4 +530,308 @@ lk_control_tile_resample (const guint8 *rgb,
   *out_width = MAX ((guint) (width / rate), 1);
   *out_height = MAX ((guint) (height / rate), 1);
   return lk_resize_area_rgb (rgb, width, height, stride, *out_width, *out_height);
+}
+
+/* ---- "just resize": sd-webui-controlnet's high_quality_resize ----------------------------- */
+
+/* A 3×3 morphology on one packed 8-bit plane, OpenCV-style: the minimum (erode) or maximum
+ * (dilate) over the cells @mask marks (row-major, centre at 4), cells outside the image left
+ * out. */
+static void
+morph3 (const guint8 *src,
+        guint8       *dst,
+        guint         width,
+        guint         height,
+        const guint8  mask[9],
+        gboolean      dilate)
+{
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        int v = dilate ? 0 : 255;
+
+        for (int k = 0; k < 9; k++)
+          {
+            int sx = (int) x + k % 3 - 1, sy = (int) y + k / 3 - 1;
+            int s;
+
+            if (!mask[k] || sx < 0 || sy < 0 || sx >= (int) width || sy >= (int) height)
+              continue;
+            s = src[(gsize) sy * width + sx];
+            v = dilate ? MAX (v, s) : MIN (v, s);
+          }
+        dst[(gsize) y * width + x] = v;
+      }
+}
+
+/* Whether a black-and-white map is mostly lines one pixel wide: a 3×3 opening (erode, then
+ * dilate) removes, over all three channels, more than half as many values as are bright. */
+static gboolean
+is_one_pixel_edge (const guint8 *rgb,
+                   guint         width,
+                   guint         height,
+                   gsize         stride)
+{
+  static const guint8 box[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+  g_autofree guint8 *plane = g_malloc ((gsize) width * height);
+  g_autofree guint8 *eroded = g_malloc ((gsize) width * height);
+  g_autofree guint8 *opened = g_malloc ((gsize) width * height);
+  guint64 removed = 0, bright = 0;
+
+  for (guint c = 0; c < 3; c++)
+    {
+      for (guint y = 0; y < height; y++)
+        for (guint x = 0; x < width; x++)
+          plane[(gsize) y * width + x] = rgb[y * stride + 3 * x + c];
+      morph3 (plane, eroded, width, height, box, FALSE);
+      morph3 (eroded, opened, width, height, box, TRUE);
+      for (gsize i = 0; i < (gsize) width * height; i++)
+        {
+          removed += opened[i] < plane[i];
+          bright += plane[i] > 127;
+        }
+    }
+  return removed * 2 > bright;
+}
+
+/* Keeps a pixel that is a maximum (ties included) across one of the four lines through it —
+ * horizontal, vertical, either diagonal — and zeroes the rest. */
+static void
+line_nms (const guint8 *src,
+          guint8       *dst,
+          guint         width,
+          guint         height)
+{
+  static const int dirs[4][2] = { { 1, 0 }, { 0, 1 }, { 1, 1 }, { 1, -1 } };
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        guint8 v = src[(gsize) y * width + x];
+        gboolean keep = FALSE;
+
+        for (guint d = 0; d < 4 && !keep; d++)
+          {
+            keep = TRUE;
+            for (int side = -1; side <= 1; side += 2)
+              {
+                int nx = (int) x + side * dirs[d][0], ny = (int) y + side * dirs[d][1];
+
+                if (nx >= 0 && ny >= 0 && nx < (int) width && ny < (int) height &&
+                    src[(gsize) ny * width + nx] > v)
+                  keep = FALSE;
+              }
+          }
+        dst[(gsize) y * width + x] = keep ? v : 0;
+      }
+}
+
+/* cv2.threshold (…, THRESH_BINARY | THRESH_OTSU): the level that maximises the between-class
+ * variance of the histogram (OpenCV's recurrence, in double), then 255 above it and 0 elsewhere. */
+static void
+otsu_binarize (guint8 *plane,
+               gsize   n)
+{
+  guint64 hist[256] = { 0 };
+  double scale = 1.0 / n, mu = 0, mu1 = 0, q1 = 0, best = 0;
+  int level = 0;
+
+  for (gsize i = 0; i < n; i++)
+    hist[plane[i]]++;
+  for (int i = 0; i < 256; i++)
+    mu += i * (double) hist[i];
+  mu *= scale;
+  for (int i = 0; i < 256; i++)
+    {
+      double p = hist[i] * scale, q2, mu2, sigma;
+
+      mu1 *= q1;
+      q1 += p;
+      q2 = 1.0 - q1;
+      if (MIN (q1, q2) < FLT_EPSILON || MAX (q1, q2) > 1.0 - FLT_EPSILON)
+        continue;
+      mu1 = (mu1 + i * p) / q1;
+      mu2 = (mu - q1 * mu1) / q2;
+      sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
+      if (sigma > best)
+        {
+          best = sigma;
+          level = i;
+        }
+    }
+  for (gsize i = 0; i < n; i++)
+    plane[i] = plane[i] > level ? 255 : 0;
+}
+
+/* Hit-or-miss patterns (1 set, −1 clear, 0 either; row-major) of lvmin Zhang's edge thinning
+ * in sd-webui-controlnet; each is used in four orientations, turned a quarter counter-clockwise
+ * at a time, the two of a set alternating. */
+static const gint8 thin_patterns[2][9] = {
+  { -1, -1, -1, 0, 1, 0, 1, 1, 1 },
+  { 0, -1, -1, 1, 1, -1, 0, 1, 0 },
+};
+static const gint8 prune_patterns[2][9] = {
+  { -1, -1, -1, -1, 1, -1, 0, 0, -1 },
+  { -1, -1, -1, -1, 1, -1, -1, 0, 0 },
+};
+
+/* numpy's rot90 (k = 1): out[i][j] = in[j][2 − i]. */
+static void
+rotate_pattern (const gint8 in[9],
+                gint8       out[9])
+{
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      out[i * 3 + j] = in[j * 3 + 2 - i];
+}
+
+/* One sweep of the eight orientations of @patterns over a 0/255 plane: each in turn clears every
+ * pixel where it matches (cv2.MORPH_HITMISS: cells outside the image match anything). Returns
+ * whether any pixel was cleared. */
+static gboolean
+hit_miss_sweep (guint8      *plane,
+                guint8      *hits,
+                guint        width,
+                guint        height,
+                const gint8  patterns[2][9])
+{
+  gint8 turned[2][9];
+  gboolean changed = FALSE;
+
+  memcpy (turned, patterns, sizeof turned);
+  for (guint r = 0; r < 4; r++)
+    {
+      for (guint p = 0; p < 2; p++)
+        {
+          gboolean any = FALSE;
+
+          for (guint y = 0; y < height; y++)
+            for (guint x = 0; x < width; x++)
+              {
+                gboolean hit = TRUE;
+
+                for (int k = 0; k < 9 && hit; k++)
+                  {
+                    int sx = (int) x + k % 3 - 1, sy = (int) y + k / 3 - 1;
+
+                    if (turned[p][k] == 0 || sx < 0 || sy < 0 || sx >= (int) width ||
+                        sy >= (int) height)
+                      continue;
+                    hit = (plane[(gsize) sy * width + sx] != 0) == (turned[p][k] > 0);
+                  }
+                hits[(gsize) y * width + x] = hit;
+                any |= hit;
+              }
+          if (!any)
+            continue;
+          for (gsize i = 0; i < (gsize) width * height; i++)
+            if (hits[i])
+              plane[i] = 0;
+          changed = TRUE;
+        }
+      for (guint p = 0; p < 2; p++)
+        {
+          gint8 next[9];
+
+          rotate_pattern (turned[p], next);
+          memcpy (turned[p], next, sizeof next);
+        }
+    }
+  return changed;
+}
+
+/* lvmin_thin: up to 32 thinning sweeps, until one clears nothing, then one pruning sweep of
+ * spurs when @prune. */
+static void
+thin_edges (guint8   *plane,
+            guint     width,
+            guint     height,
+            gboolean  prune)
+{
+  g_autofree guint8 *hits = g_malloc ((gsize) width * height);
+
+  for (guint i = 0; i < 32; i++)
+    if (!hit_miss_sweep (plane, hits, width, height, thin_patterns))
+      break;
+  if (prune)
+    hit_miss_sweep (plane, hits, width, height, prune_patterns);
+}
+
+guint8 *
+lk_control_just_resize (const guint8 *rgb,
+                        guint         width,
+                        guint         height,
+                        gsize         stride,
+                        guint         out_width,
+                        guint         out_height)
+{
+  g_autoptr(GHashTable) colours = g_hash_table_new (g_direct_hash, g_direct_equal);
+  guint64 in_pixels = (guint64) width * height, out_pixels = (guint64) out_width * out_height;
+  gsize n_out = (gsize) out_width * out_height;
+  guint8 lo = 255, hi = 0;
+  g_autofree guint8 *gray = NULL, *kept = NULL;
+  gboolean binary, one_pixel = FALSE;
+  guint8 *out;
+  guint n_colours;
+
+  g_return_val_if_fail (rgb != NULL && width > 0 && height > 0, NULL);
+  g_return_val_if_fail (out_width > 0 && out_height > 0, NULL);
+
+  if (width == out_width && height == out_height)
+    {
+      out = g_malloc (n_out * 3);
+      for (guint y = 0; y < height; y++)
+        memcpy (out + (gsize) y * width * 3, rgb + y * stride, (gsize) width * 3);
+      return out;
+    }
+
+  for (guint y = 0; y < height && g_hash_table_size (colours) < 200; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        const guint8 *p = rgb + y * stride + 3 * x;
+
+        g_hash_table_add (colours, GUINT_TO_POINTER (1u + (p[0] << 16 | p[1] << 8 | p[2])));
+      }
+  n_colours = g_hash_table_size (colours);
+  /* A few flat colours (a segmentation map): nearest neighbour keeps them. */
+  if (n_colours > 2 && n_colours < 200)
+    return lk_resize_nearest_rgb (rgb, width, height, stride, out_width, out_height);
+
+  /* Fewer pixels: INTER_AREA, even when one axis grows (OpenCV then interpolates its way). */
+  if (out_pixels < in_pixels)
+    out = lk_resize_area_rgb (rgb, width, height, stride, out_width, out_height);
+  else
+    out = lk_resize_cubic_rgb (rgb, width, height, stride, out_width, out_height);
+
+  /* Black and white (two colours, one near black and one near white over all channels): an edge
+   * or line map, made sharp again after the interpolation blurred it. */
+  if (n_colours == 2)
+    for (guint y = 0; y < height; y++)
+      for (guint x = 0; x < width * 3; x++)
+        {
+          lo = MIN (lo, rgb[y * stride + x]);
+          hi = MAX (hi, rgb[y * stride + x]);
+        }
+  binary = n_colours == 2 && lo < 16 && hi > 240;
+  if (!binary)
+    return out;
+  one_pixel = is_one_pixel_edge (rgb, width, height, stride);
+
+  gray = g_malloc (n_out);
+  for (gsize i = 0; i < n_out; i++)
+    gray[i] = (out[3 * i] + out[3 * i + 1] + out[3 * i + 2]) / 3;
+  if (one_pixel)
+    {
+      /* Lines one pixel wide: thin what the interpolation widened back to single pixels. */
+      kept = g_malloc (n_out);
+      line_nms (gray, kept, out_width, out_height);
+      otsu_binarize (kept, n_out);
+      thin_edges (kept, out_width, out_height, out_pixels > in_pixels);
+      memcpy (gray, kept, n_out);
+    }
+  else
+    otsu_binarize (gray, n_out);
+  for (gsize i = 0; i < n_out; i++)
+    out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = gray[i];
+  return out;
 }

@@ -50,6 +50,22 @@ guint8 *lk_resize_area_rgb       (const guint8 *rgb,
                                   guint         out_width,
                                   guint         out_height);
 
+/* sd-webui-controlnet's "just resize" of a control image (its high_quality_resize): each axis
+ * stretched on its own to @out_width × @out_height; a map of 3 to 199 flat colours by nearest
+ * neighbour, otherwise INTER_AREA when the pixel count shrinks (even if one axis grows) and
+ * INTER_CUBIC when not. A black-and-white map (exactly two colours, one below 16 and one above
+ * 240 over all channels, such as Canny edges) is made black and white again after: the channels'
+ * mean thresholded by Otsu's method — for a map mostly of one-pixel lines (a 3×3 opening removes
+ * more than half as many values as are bright), first a non-maximum suppression along the four
+ * line directions and after it lvmin Zhang's hit-or-miss thinning, pruning spurs when the map
+ * grew. The same size is a copy. */
+guint8 *lk_control_just_resize   (const guint8 *rgb,
+                                  guint         width,
+                                  guint         height,
+                                  gsize         stride,
+                                  guint         out_width,
+                                  guint         out_height);
+
 /* The colour control image: cubic downscale to (width / block, height / block) (floored, at
  * least 1), then nearest upscale back to width × height — flat blocks of the average colours. */
 guint8 *lk_control_color_mosaic  (const guint8 *rgb,

@@ -363,34 +363,6 @@ lk_controlnet_forward (LkControlNet     *self,
   return TRUE;
 }
 
-/* sd-webui-controlnet's high_quality_resize() as far as it resamples: a few flat colours (a
- * segmentation map) resize by nearest neighbour, one of fewer pixels by INTER_AREA, otherwise
- * by cubic interpolation. */
-static guint8 *
-just_resize (const guint8 *rgb,
-             guint         width,
-             guint         height,
-             gsize         stride,
-             guint         out_width,
-             guint         out_height)
-{
-  g_autoptr(GHashTable) colours = g_hash_table_new (g_direct_hash, g_direct_equal);
-
-  for (guint y = 0; y < height && g_hash_table_size (colours) < 200; y++)
-    for (guint x = 0; x < width; x++)
-      {
-        const guint8 *p = rgb + y * stride + 3 * x;
-
-        g_hash_table_add (colours, GUINT_TO_POINTER (1u + (p[0] << 16 | p[1] << 8 | p[2])));
-      }
-  if (g_hash_table_size (colours) > 2 && g_hash_table_size (colours) < 200)
-    return lk_resize_nearest_rgb (rgb, width, height, stride, out_width, out_height);
-  /* Fewer pixels: INTER_AREA, even when one axis grows (OpenCV then interpolates its way). */
-  if ((guint64) out_width * out_height < (guint64) width * height)
-    return lk_resize_area_rgb (rgb, width, height, stride, out_width, out_height);
-  return lk_resize_cubic_rgb (rgb, width, height, stride, out_width, out_height);
-}
-
 LkTensor *
 lk_controlnet_prepare_hint (LkStream      *stream,
                             const guint8  *rgb,
@@ -412,7 +384,7 @@ lk_controlnet_prepare_hint (LkStream      *stream,
 
   if (image_width != width || image_height != height)
     {
-      resized = just_resize (rgb, image_width, image_height, stride, width, height);
+      resized = lk_control_just_resize (rgb, image_width, image_height, stride, width, height);
       src = resized;
       stride = (gsize) width * 3;
     }

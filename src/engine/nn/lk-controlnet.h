@@ -63,11 +63,10 @@ gboolean            lk_controlnet_forward        (LkControlNet        *self,
                                                   GError             **error);
 
 /* A control image (8-bit RGB, rows @stride bytes apart) as a hint tensor [1, 3, height, width]
- * in [0, 1], resized first when its size differs — sd-webui-controlnet's "just resize": each
- * axis stretched on its own, nearest neighbour for a map of 3 to 199 flat colours, INTER_AREA
- * when the pixel count shrinks (even if one axis grows), INTER_CUBIC otherwise. A black-and-white map (Canny edges) is resampled like a
- * photo: the WebUI's re-binarisation of those (NMS, Otsu threshold, thinning) is not done, so
- * make edge maps at the generation size. */
+ * in [0, 1], resized first when its size differs — sd-webui-controlnet's "just resize",
+ * lk_control_just_resize(): each axis stretched on its own, nearest neighbour for a map of 3 to
+ * 199 flat colours, INTER_AREA when the pixel count shrinks, INTER_CUBIC otherwise, and a
+ * black-and-white map (Canny edges) re-binarised after (Otsu; one-pixel lines thinned again). */
 LkTensor           *lk_controlnet_prepare_hint   (LkStream            *stream,
                                                   const guint8        *rgb,
                                                   guint                image_width,
